@@ -73,6 +73,9 @@ export async function initBackend(requested?: string): Promise<BackendInfo> {
       if (name === 'tensorflow') await tryTensorflow();
       else if (name === 'wasm') await tryWasm();
       else if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed');
+      // The cpu backend greets Node users once with advice to install tfjs-node;
+      // hemlock reports its backend choice itself.
+      if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
       await tf.ready();
       tried.push({ name, ok: true });
       current = {

@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import { tf } from '../engine/tf.js';
+import { initBackend, describeBackend } from '../engine/backend.js';
+import { buildModel, type ModelName, type ModelSpec } from '../models/registry.js';
+import { disposeModule } from '../models/module.js';
+import { saveModel } from '../models/io.js';
+import { trainSupervised, type StepProgress } from '../train/trainer.js';
+import { evaluateClassifier } from '../train/evaluate.js';
+import type { AugmentConfig } from '../train/augment.js';
+import { describeEnvironment } from './environment.js';
+import { RunRecord } from './records.js';
+import { flipAllowed, loadExperimentData } from './data.js';
+import type { Experiment } from './schema.js';
+
+export interface RunOptions {
+  /** Folder holding run folders (default `runs`). */
+  root?: string;
+  onStep?: (p: StepProgress) => void;
+  /** Log lines also go here (the CLI prints them to stderr). */
+  onLog?: (line: string) => void;
+}
+
+export interface TrainMetrics {
+  testAccuracy: number;
+  trainAccuracy: number;
+  perClassAccuracy: number[];
+  confusion: number[][];
+  classNames: string[];
+  finalLoss: number;
+  epochs: number;
+  trainSeconds: number;
+  history: Record<string, number>[];
+  seed: number;
+  backend: string;
+  dataset: string;
+  model: string;
+}
+
+export interface RunResult {
+  runDir: string;
+  runId: string;
+  metrics: TrainMetrics;
+  resumed: boolean;
+}
+
+/**
+ * Runs one supervised experiment end to end — data → model → training →
+ * evaluation → run record — in its own folder. An interrupted run of the
+ * same spec resumes from its last epoch checkpoint.
+ */
+export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Promise<RunResult> {
+  const backend = await initBackend(exp.backend === 'auto' ? undefined : exp.backend);
+  const { record, resumed } = await RunRecord.open(opts.root ?? 'runs', exp.name, exp, describeEnvironment(backend));
+  const log = (line: string) => {
+    record.log(line);
+    opts.onLog?.(line);
+  };
+  log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);
+  try {
+    const { train, test } = await loadExperimentData(exp.data, exp.seed);
+    log(`data: ${exp.data.dataset} train ${train.count} × ${train.shape.slice(1).join('×')}, test ${test.count}, ${train.numClasses} classes`);
+    const spec: ModelSpec = {
+      architecture: exp.model.architecture as ModelName,
+      inputShape: [train.height, train.width, train.channels],
+      numClasses: train.numClasses,
+      head: exp.model.head,
+      options: exp.model.options,
+    };
+    const model = buildModel(spec, exp.seed);
+    try {
+      const augment: AugmentConfig = {
+        ...exp.train.augment,
+        flip: exp.train.augment.flip === 'auto' ? flipAllowed(exp.data.dataset) : exp.train.augment.flip,
+      };
+      const t0 = performance.now();
+      const result = await trainSupervised(
+        model,
+        train,
+        { epochs: exp.train.epochs, batchSize: exp.train.batchSize, optimizer: exp.train.optimizer, schedule: exp.train.schedule, augment, seed: exp.seed },
+        {
+          ...(opts.onStep ? { onStep: opts.onStep } : {}),
+          ...(exp.train.checkpoint ? { checkpointDir: join(record.dir, 'checkpoint') } : {}),
+          onResume: (e) => log(`resumed from the checkpoint after epoch ${e}`),
+          onEpochEnd: (epoch) => {
+            const acc = evaluateClassifier(model, test, train.numClasses).accuracy;
+            log(`epoch ${epoch}/${exp.train.epochs}: test accuracy ${(acc * 100).toFixed(2)}%`);
+            return { testAccuracy: acc };
+          },
+        },
+      );
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const testEval = evaluateClassifier(model, test, train.numClasses);
+      const trainEval = evaluateClassifier(model, train, train.numClasses);
+      await saveModel(model, spec, join(record.artifactsDir, 'model'), { seed: exp.seed, dataset: exp.data.dataset });
+      const metrics: TrainMetrics = {
+        testAccuracy: testEval.accuracy,
+        trainAccuracy: trainEval.accuracy,
+        perClassAccuracy: testEval.perClassAccuracy,
+        confusion: testEval.confusion,
+        classNames: test.classNames,
+        finalLoss: result.history.at(-1)?.loss ?? NaN,
+        epochs: exp.train.epochs,
+        trainSeconds,
+        history: result.history,
+        seed: exp.seed,
+        backend: backend.name,
+        dataset: exp.data.dataset,
+        model: exp.model.architecture,
+      };
+      await record.complete(metrics);
+      log(`done: test accuracy ${(metrics.testAccuracy * 100).toFixed(2)}% in ${trainSeconds.toFixed(1)} s; numTensors ${tf.memory().numTensors}`);
+      return { runDir: record.dir, runId: record.manifest.runId, metrics, resumed };
+    } finally {
+      disposeModule(model);
+    }
+  } catch (e) {
+    await record.fail(e);
+    throw e;
+  }
+}
