@@ -10,20 +10,22 @@
  *      E[kh,kw,c,m] = (m == kh*KW + kw): output channel c*KK + m of pixel p is
  *      exactly the input value under tap m. This is im2col in one XNNPACK call,
  *      laid out [P, Cin, KH*KW] (P = N*OH*OW).
- *   2. dW^T-ish = cols^T [Cin*KK, P] x dy [P, Cout], then permute the (small)
- *      result to [KH, KW, Cin, Cout].
+ *   2. m = transpose(cols) [Cin*KK, P] x dy [P, Cout], then permute the (small)
+ *      result from [Cin, KH, KW, Cout] to [KH, KW, Cin, Cout].
  *
  * Why not the "pad + one strided slice per (kh,kw) + concat" im2col: on the wasm
  * backend Slice/StridedSlice are JavaScript loops that copy one C-vector at a
  * time, and a stride-2 StridedSlice of a [128,28,28,32] tensor took 74-85 ms; the
- * nine of them made that variant 705-1080 ms per call on ConvNet-S layers 2-3
- * against 60-110 ms for the depthwise version. Also `matMul(cols, dy, true)`
- * (transposeA) is ~5x slower on wasm than an explicit transpose followed by a
- * plain matMul (346 ms vs 34 + 67 ms for [25088,288]^T x [25088,64]).
+ * nine of them made that variant 632-975 ms per call on ConvNet-S layers 2-3
+ * against 52-72 ms for the depthwise version (104 vs 5 ms on layer 1). Also
+ * `matMul(cols, dy, true)` (transposeA) is ~5x slower on wasm than an explicit
+ * transpose followed by a plain matMul (346 ms vs 34 + 67 ms for
+ * [25088,288]^T x [25088,64]).
  *
- * Measured on this machine (Node 20, wasm SIMD, 1 thread; ms per call, batch
- * 128, 'same' padding, 3x3 kernels; see conv2dBackprop.bench.test.ts):
- * see the table at the top of conv2dBackpropInput.ts.
+ * Measured at batch 128 on ConvNet-S layers 1/2/3 (wasm SIMD, 1 thread): 5.2 /
+ * 71.9 / 52.3 ms per call, against 3.3 / 58.5 / 57.1 s for the cpu backend's
+ * kernel. Full table and method: top of conv2dBackpropInput.ts and
+ * conv2dBackprop.bench.test.ts.
  *
  * Numerics: the one-hot im2col multiplies the other taps by exact zeros, so an
  * Inf in x turns into NaN in more entries of dW than a direct sum would give.
