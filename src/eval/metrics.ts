@@ -89,7 +89,8 @@ export function wilsonInterval(successes: number, trials: number, z = 1.95996398
   const denom = 1 + z2 / trials;
   const centre = (p + z2 / (2 * trials)) / denom;
   const half = (z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials))) / denom;
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  // At 0/n and n/n the bound is exactly 0 or 1; computing it leaves a rounding residue.
+  return [successes === 0 ? 0 : Math.max(0, centre - half), successes === trials ? 1 : Math.min(1, centre + half)];
 }
 
 /** Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom. */

@@ -50,6 +50,8 @@ export interface RunResult {
  */
 export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Promise<RunResult> {
   const backend = await initBackend(exp.backend === 'auto' ? undefined : exp.backend);
+  // Data first: bad input (a missing or corrupt dataset) fails before any run folder exists.
+  const { train, test } = await loadExperimentData(exp.data, exp.seed);
   const { record, resumed } = await RunRecord.open(opts.root ?? 'runs', exp.name, exp, describeEnvironment(backend));
   const log = (line: string) => {
     record.log(line);
@@ -57,7 +59,6 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
   };
   log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);
   try {
-    const { train, test } = await loadExperimentData(exp.data, exp.seed);
     log(`data: ${exp.data.dataset} train ${train.count} × ${train.shape.slice(1).join('×')}, test ${test.count}, ${train.numClasses} classes`);
     const spec: ModelSpec = {
       architecture: exp.model.architecture as ModelName,

@@ -51,7 +51,11 @@ function specFromFlags(base: Record<string, unknown>, f: TrainFlags): Experiment
   set(['train', 'epochs'], num('--epochs', f.epochs));
   set(['train', 'batchSize'], num('--batch-size', f.batchSize));
   if (f.optimizer) set(['train', 'optimizer'], { kind: f.optimizer });
-  set(['train', 'optimizer', 'lr'], num('--lr', f.lr));
+  if (f.lr !== undefined) {
+    // --lr alone keeps the spec's optimizer (SGD by default).
+    set(['train', 'optimizer', 'kind'], spec.train?.optimizer?.kind ?? 'sgd');
+    set(['train', 'optimizer', 'lr'], num('--lr', f.lr));
+  }
   if (f.augment === false) set(['train', 'augment'], { shift: 0, flip: false });
   if (!spec.name && f.dataset && f.model) spec.name = `train-${f.model}-${f.dataset}`.replace(/[^A-Za-z0-9._-]/g, '_');
   return spec as ExperimentInput;
