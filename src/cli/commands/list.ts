@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { listDatasets } from '../../data/builtin.js';
 import { listModels } from '../../models/registry.js';
+import { listAttacks } from '../../attacks/registry.js';
+import { listDefenses } from '../../defenses/registry.js';
 import { out, printJson, table } from '../output.js';
 
 export function registerList(program: Command): void {
@@ -11,9 +13,8 @@ export function registerList(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const datasets = listDatasets();
       const models = listModels();
-      // Attacks and defenses arrive with their issues; the contract keeps the keys.
-      const attacks: { name: string; fidelity: string }[] = [];
-      const defenses: { name: string; fidelity: string }[] = [];
+      const attacks = listAttacks();
+      const defenses = listDefenses();
       if (opts.json) {
         printJson({
           datasets: datasets.map((d) => d.name),
@@ -27,6 +28,9 @@ export function registerList(program: Command): void {
       out(table(['name', 'train', 'test', 'shape', 'classes', 'source'], datasets.map((d) => [d.name, d.sizes.train, d.sizes.test, d.shape.join('×'), d.numClasses, d.defaultDir])));
       out('\nModels');
       out(table(['name', 'description'], models.map((m) => [m.name, m.description])));
-      out('\nAttacks: none yet.  Defenses: none yet.');
+      out('\nAttacks');
+      out(attacks.length ? table(['name', 'threat', 'stage', 'fidelity', 'title'], attacks.map((a) => [a.name, a.capabilities.threatModel, a.capabilities.stage, a.fidelity, a.title])) : '(none yet)');
+      out('\nDefenses');
+      out(defenses.length ? table(['name', 'stage', 'fidelity', 'title'], defenses.map((d) => [d.name, d.capabilities.stage, d.fidelity, d.title])) : '(none yet)');
     });
 }

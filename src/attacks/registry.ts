@@ -1,0 +1,18 @@
+import { HemlockInputError } from '../engine/errors.js';
+import type { Attack, AttackInfo } from './types.js';
+
+/**
+ * Every attack hemlock knows, by name. Each lives in its own file and is added
+ * here with one line.
+ */
+const ATTACKS: Attack[] = [];
+
+export function listAttacks(): AttackInfo[] {
+  return ATTACKS.map((a) => a.info);
+}
+
+export function getAttack(name: string): Attack {
+  const a = ATTACKS.find((x) => x.info.name === name);
+  if (!a) throw new HemlockInputError(`attack: unknown attack '${name}' (known: ${ATTACKS.map((x) => x.info.name).join(', ') || 'none'})`);
+  return a;
+}
