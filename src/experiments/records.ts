@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { sha256, writeJsonAtomic } from '../engine/files.js';
 import type { Environment } from './environment.js';
 
@@ -56,23 +56,37 @@ export class RunRecord {
       const runId = k === 1 ? `${name}-${hash}` : `${name}-${hash}-${k}`;
       const dir = join(root, runId);
       if (existsSync(join(dir, 'metrics.json'))) continue;
-      const now = new Date().toISOString();
-      const resumed = existsSync(join(dir, 'manifest.json'));
-      mkdirSync(join(dir, 'artifacts'), { recursive: true });
-      const manifest: RunManifest = resumed
-        ? (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as RunManifest)
-        : { runId, name, specHash: hash, seed: resolvedSpec.seed, status: 'running', startedAt: now, environment };
-      if (resumed) {
-        manifest.status = 'running';
-        manifest.resumedAt = [...(manifest.resumedAt ?? []), now];
-        manifest.environment = environment;
-        delete manifest.error;
-      }
-      const record = new RunRecord(dir, manifest);
-      await writeJsonAtomic(join(dir, 'spec.json'), resolvedSpec);
-      await record.saveManifest();
-      return { record, resumed };
+      return RunRecord.openDir(dir, runId, name, hash, resolvedSpec, environment);
     }
+  }
+
+  /**
+   * Opens the run folder at exactly `dir` (a sweep's `<store>/runs/<runId>/`,
+   * where the run id is the spec hash): an unfinished run there is resumed in
+   * place; a finished one is an error, since a sweep never redoes a run.
+   */
+  static async openAt(dir: string, name: string, resolvedSpec: { seed: number }, environment: Environment): Promise<{ record: RunRecord; resumed: boolean }> {
+    if (existsSync(join(dir, 'metrics.json'))) throw new Error(`${dir}: run already completed (metrics.json exists)`);
+    return RunRecord.openDir(dir, basename(dir), name, specHash(resolvedSpec), resolvedSpec, environment);
+  }
+
+  private static async openDir(dir: string, runId: string, name: string, hash: string, resolvedSpec: { seed: number }, environment: Environment): Promise<{ record: RunRecord; resumed: boolean }> {
+    const now = new Date().toISOString();
+    const resumed = existsSync(join(dir, 'manifest.json'));
+    mkdirSync(join(dir, 'artifacts'), { recursive: true });
+    const manifest: RunManifest = resumed
+      ? (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as RunManifest)
+      : { runId, name, specHash: hash, seed: resolvedSpec.seed, status: 'running', startedAt: now, environment };
+    if (resumed) {
+      manifest.status = 'running';
+      manifest.resumedAt = [...(manifest.resumedAt ?? []), now];
+      manifest.environment = environment;
+      delete manifest.error;
+    }
+    const record = new RunRecord(dir, manifest);
+    await writeJsonAtomic(join(dir, 'spec.json'), resolvedSpec);
+    await record.saveManifest();
+    return { record, resumed };
   }
 
   async saveManifest(): Promise<void> {

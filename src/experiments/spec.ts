@@ -16,7 +16,7 @@ function formatPath(path: PropertyKey[]): string {
 }
 
 /** One issue as `train.epochs: expected positive integer, got -3`. */
-function formatIssue(issue: z.core.$ZodIssue): string {
+export function formatIssue(issue: z.core.$ZodIssue): string {
   const where = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => `'${k}'`).join(', ');
