@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { tf } from './tf.js';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths, setThreadsCount, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { availableParallelism } from 'node:os';
+import { trimIdleWorkers, withWasmThreads } from './wasm/threads.js';
 import { HemlockInputError } from './errors.js';
 import { registerWasmKernels } from './kernels/index.js';
 import { registerGradients } from './gradients/index.js';
@@ -16,7 +18,10 @@ export interface BackendInfo {
   tried: { name: BackendName; ok: boolean; reason?: string }[];
   tfjsVersion: string;
   wasmSimd?: boolean;
+  /** Threads XNNPACK actually runs on (as the wasm module reports it). */
   wasmThreads?: number;
+  /** Set when threads were wanted but the threaded build failed: the reason. */
+  wasmThreadsFallback?: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -37,6 +42,41 @@ async function tryTensorflow(): Promise<void> {
   if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node loaded but the tensorflow backend did not start');
 }
 
+/**
+ * Threads for the wasm backend: `HEMLOCK_THREADS` if set (1 = the
+ * single-threaded SIMD build), else every logical core (at most 8, the size of
+ * emscripten's worker pool).
+ */
+export function wantedWasmThreads(): number {
+  const env = process.env.HEMLOCK_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new HemlockInputError(`HEMLOCK_THREADS: expected a positive integer, got '${env}'`);
+    return Math.min(n, 8);
+  }
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+/** Why the threaded wasm build was not used (when it was wanted). */
+let wasmThreadsFallback: string | undefined;
+
+/**
+ * Drops a half-started wasm backend instance so the next setBackend('wasm')
+ * builds a fresh one (tfjs-core keeps the factory of a backend whose start
+ * failed, but removeBackend also forgets the factory: register it again).
+ */
+function resetWasmBackend(): void {
+  const engine = tf.engine() as unknown as { registryFactory: Record<string, { factory: () => tf.KernelBackend | Promise<tf.KernelBackend>; priority: number }> };
+  const entry = engine.registryFactory.wasm;
+  if (!entry || !tf.findBackend('wasm')) return;
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', entry.factory, entry.priority);
+}
+
+async function startWasm(): Promise<void> {
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+}
+
 async function tryWasm(): Promise<void> {
   // In Node the wasm binaries are read from the package's dist folder.
   const dist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
@@ -45,7 +85,26 @@ async function tryWasm(): Promise<void> {
   } catch {
     // Already initialised once in this process: the paths are set.
   }
-  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+  const threads = wantedWasmThreads();
+  wasmThreadsFallback = undefined;
+  if (threads > 1) {
+    try {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+      setThreadsCount(threads);
+      await withWasmThreads(threads, startWasm);
+      trimIdleWorkers((tf.backend() as unknown as { wasm: unknown }).wasm);
+      return;
+    } catch (e) {
+      // Fall back to the single-threaded SIMD build, and say why.
+      wasmThreadsFallback = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      setThreadsCount(1);
+      resetWasmBackend();
+    }
+  } else {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  }
+  await startWasm();
 }
 
 /**
@@ -61,6 +120,8 @@ export async function initBackend(requested?: string): Promise<BackendInfo> {
       ? parseBackend(fromEnv, 'HEMLOCK_BACKEND')
       : 'auto';
   if (current && (want === 'auto' || want === current.name)) return current;
+  // A bad HEMLOCK_THREADS is the user's error, not a reason to skip wasm.
+  wantedWasmThreads();
   if (!registered) {
     registerGradients();
     registerWasmKernels();
@@ -85,7 +146,8 @@ export async function initBackend(requested?: string): Promise<BackendInfo> {
         ...(name === 'wasm'
           ? {
               wasmSimd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
-              wasmThreads: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) ? 2 : 1,
+              wasmThreads: getThreadsCount(),
+              ...(wasmThreadsFallback ? { wasmThreadsFallback } : {}),
             }
           : {}),
       };
@@ -109,5 +171,7 @@ export function currentBackend(): BackendInfo {
 /** One line for logs: "backend: wasm (simd, 1 thread)". */
 export function describeBackend(info: BackendInfo): string {
   if (info.name !== 'wasm') return `backend: ${info.name}`;
-  return `backend: wasm (${info.wasmSimd ? 'simd' : 'no simd'}, ${info.wasmThreads} thread${info.wasmThreads === 1 ? '' : 's'})`;
+  const threads = `${info.wasmThreads} thread${info.wasmThreads === 1 ? '' : 's'}`;
+  const why = info.wasmThreadsFallback ? `; threaded build unavailable: ${info.wasmThreadsFallback}` : '';
+  return `backend: wasm (${info.wasmSimd ? 'simd' : 'no simd'}, ${threads}${why})`;
 }

@@ -1,52 +1,55 @@
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { HemlockInputError } from '../../engine/errors.js';
-import { initBackend, describeBackend } from '../../engine/backend.js';
-import { WORKLOADS, timeWorkload } from '../../bench/workloads.js';
-import { runTorchReference } from '../../bench/torch.js';
+import { initBackend } from '../../engine/backend.js';
+import { WORKLOADS } from '../../bench/workloads.js';
+import { runBench, machineLine, type WorkloadId } from '../../bench/run.js';
 import { info, out, printJson, table } from '../output.js';
 
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('time the workloads of WORKLOADS.md and, when PyTorch is installed, the reference in the same run')
+    .description('time the workloads of WORKLOADS.md and, when PyTorch is installed, the reference right after each one')
     .option('--only <ids>', 'comma-separated workload ids (default: all)', WORKLOADS.map((w) => w.id).join(','))
     .option('--no-torch', 'skip the PyTorch reference')
     .option('--threads <n>', 'threads for the PyTorch reference', String(cpus().length))
+    .option('--single-thread', 'also time the workloads with HEMLOCK_THREADS=1 (in a child process)')
+    .option('--cpu-time', 'time by CPU time on 1 thread, hemlock and PyTorch alike (robust when other jobs load the machine)')
     .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
     .option('--json', 'print one JSON object on the last line of stdout')
-    .action(async (opts: { only: string; torch: boolean; threads: string; backend?: string; json?: boolean }) => {
+    .action(async (opts: { only: string; torch: boolean; threads: string; singleThread?: boolean; cpuTime?: boolean; backend?: string; json?: boolean }) => {
       const ids = opts.only.split(',').map((s) => s.trim().toUpperCase());
       for (const id of ids) if (!WORKLOADS.some((w) => w.id === id)) throw new HemlockInputError(`--only: unknown workload '${id}' (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
+      const threads = Number(opts.threads);
+      if (!Number.isInteger(threads) || threads < 1) throw new HemlockInputError(`--threads: expected a positive integer, got '${opts.threads}'`);
+      // CPU time is only comparable on one thread: hemlock's backend too.
+      if (opts.cpuTime) process.env.HEMLOCK_THREADS = '1';
       const backend = await initBackend(opts.backend);
-      info(describeBackend(backend));
-      const results: Record<string, number> = {};
-      for (const w of WORKLOADS.filter((w) => ids.includes(w.id))) {
-        info(`timing ${w.id} ${w.title} ...`);
-        const r = await timeWorkload(w);
-        results[w.id] = r.perSecond;
-        info(`  ${w.id}: ${r.perSecond.toPrecision(4)} ${w.unit} (median of ${r.reps})`);
-      }
-      let torch: Record<string, number> | undefined;
-      let ratio: Record<string, number> | undefined;
-      let torchVersion: string | undefined;
-      if (opts.torch) {
-        info('running the PyTorch reference ...');
-        const ref = runTorchReference(Object.keys(results), Number(opts.threads));
-        if (!ref) info('PyTorch not found (apt-get install -y python3-torch libopenblas0-pthread): no ratios');
-        else {
-          torchVersion = ref.torch;
-          torch = ref.results as Record<string, number>;
-          ratio = Object.fromEntries(Object.entries(results).filter(([id]) => torch![id]).map(([id, v]) => [id, v / torch![id]!]));
-        }
-      }
-      const rows = WORKLOADS.filter((w) => w.id in results).map((w) => [
-        w.id, w.title, w.unit, results[w.id]!.toPrecision(4), torch?.[w.id]?.toPrecision(4) ?? '-', ratio?.[w.id]?.toFixed(3) ?? '-',
+      const report = await runBench({ ids: ids as WorkloadId[], backend, torch: opts.torch, torchThreads: threads, singleThread: Boolean(opts.singleThread), clock: opts.cpuTime ? 'cpu' : 'wall', log: info });
+      const title = (id: string) => WORKLOADS.find((w) => w.id === id)!.title;
+      const rows = report.rows.map((r) => [
+        r.id,
+        title(r.id),
+        r.unit,
+        r.hemlock.toPrecision(4),
+        ...(report.singleThread ? [report.singleThread[r.id]?.toPrecision(4) ?? '-'] : []),
+        r.torch?.toPrecision(4) ?? '-',
+        r.ratio?.toFixed(3) ?? '-',
+        `${r.load[0].toFixed(1)}/${r.load[1].toFixed(1)}`,
       ]);
-      const text = table(['id', 'workload', 'unit', `hemlock (${backend.name})`, 'pytorch', 'ratio'], rows);
+      const head = ['id', 'workload', 'unit', `hemlock (${backend.name}${backend.wasmThreads ? `, ${backend.wasmThreads}t` : ''})`, ...(report.singleThread ? ['hemlock 1t'] : []), 'pytorch', 'ratio', 'load'];
+      const clockLine = report.clock === 'cpu' ? 'clock: CPU time, 1 thread (hemlock and PyTorch)' : 'clock: wall';
+      const text = [`machine: ${machineLine(report.machine)}`, clockLine, table(head, rows)].join('\n');
+      const pick = (f: (r: (typeof report.rows)[number]) => number | undefined) =>
+        Object.fromEntries(report.rows.filter((r) => f(r) !== undefined).map((r) => [r.id, f(r)!]));
       if (opts.json) {
         info(text);
-        printJson({ backend: backend.name, results, ...(torch ? { torch, ratio, torchVersion, torchThreads: Number(opts.threads) } : {}) });
+        const torch = pick((r) => r.torch);
+        printJson({
+          ...report,
+          results: pick((r) => r.hemlock),
+          ...(Object.keys(torch).length ? { torch, ratio: pick((r) => r.ratio) } : {}),
+        });
       } else out(text);
     });
 }
