@@ -1,11 +1,24 @@
 import { HemlockInputError } from '../engine/errors.js';
 import type { Attack, AttackInfo } from './types.js';
+import { randomNoise, witchesBrew } from './witchesBrew.js';
+import { labelFlipRandomAttack, labelFlipWorstAttack } from './labelFlip.js';
+import { gcFeatureAttack } from './gradientCanceling.js';
+import { featureTargetedAttack } from './featureTargeted.js';
+import { inputSpaceGCAttack } from './inputSpaceGC.js';
 
 /**
  * Every attack hemlock knows, by name. Each lives in its own file and is added
  * here with one line.
  */
-const ATTACKS: Attack[] = [];
+const ATTACKS: Attack[] = [
+  witchesBrew,
+  randomNoise,
+  labelFlipRandomAttack,
+  labelFlipWorstAttack,
+  gcFeatureAttack,
+  featureTargetedAttack,
+  inputSpaceGCAttack,
+];
 
 export function listAttacks(): AttackInfo[] {
   return ATTACKS.map((a) => a.info);

@@ -6,6 +6,14 @@ import { registerData } from './commands/data.js';
 import { registerSchema } from './commands/schema.js';
 import { registerBench } from './commands/bench.js';
 import { registerDemo } from './commands/demo.js';
+import { registerPretrain } from './commands/pretrain.js';
+import { registerProbe } from './commands/probe.js';
+import { registerSweep } from './commands/sweep.js';
+import { registerWorker } from './commands/worker.js';
+import { registerResults } from './commands/results.js';
+import { registerReport } from './commands/report.js';
+import { registerPoison } from './commands/poison.js';
+import { registerEvaluate } from './commands/evaluate.js';
 
 /** Exit codes: 0 ok, 1 a bug or failure, 2 bad input (one-line message, no stack). */
 export const EXIT_BAD_INPUT = 2;
@@ -24,6 +32,14 @@ export function buildProgram(): Command {
   registerData(program);
   registerSchema(program);
   registerBench(program);
+  registerPretrain(program);
+  registerProbe(program);
+  registerSweep(program);
+  registerWorker(program);
+  registerResults(program);
+  registerReport(program);
+  registerPoison(program);
+  registerEvaluate(program);
   for (const c of program.commands) c.exitOverride();
   for (const c of program.commands.flatMap((c) => c.commands)) c.exitOverride();
   return program;

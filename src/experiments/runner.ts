@@ -11,10 +11,15 @@ import { describeEnvironment } from './environment.js';
 import { RunRecord } from './records.js';
 import { flipAllowed, loadExperimentData } from './data.js';
 import type { Experiment } from './schema.js';
+import { runT4Experiment } from './t4Runner.js';
+import { runSslExperiment } from './sslRunner.js';
+import { runT1Experiment } from './t1Runner.js';
 
 export interface RunOptions {
   /** Folder holding run folders (default `runs`). */
   root?: string;
+  /** Use exactly this run folder (a sweep's `<store>/runs/<runId>/`) instead of one under `root`. */
+  runDir?: string;
   onStep?: (p: StepProgress) => void;
   /** Log lines also go here (the CLI prints them to stderr). */
   onLog?: (line: string) => void;
@@ -49,10 +54,15 @@ export interface RunResult {
  * same spec resumes from its last epoch checkpoint.
  */
 export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Promise<RunResult> {
+  if (exp.t1) return runT1Experiment(exp, opts); // T1 indiscriminate poisoning of a frozen encoder (issue 5)
+  if (exp.attack) return runT4Experiment(exp, opts); // T4 attack specs (issue 6)
+  if (exp.pretrain) return runSslExperiment({ ...exp, pretrain: exp.pretrain }, opts); // SSL pre-train → probe (issue 4)
   const backend = await initBackend(exp.backend === 'auto' ? undefined : exp.backend);
   // Data first: bad input (a missing or corrupt dataset) fails before any run folder exists.
   const { train, test } = await loadExperimentData(exp.data, exp.seed);
-  const { record, resumed } = await RunRecord.open(opts.root ?? 'runs', exp.name, exp, describeEnvironment(backend));
+  const { record, resumed } = opts.runDir
+    ? await RunRecord.openAt(opts.runDir, exp.name, exp, describeEnvironment(backend))
+    : await RunRecord.open(opts.root ?? 'runs', exp.name, exp, describeEnvironment(backend));
   const log = (line: string) => {
     record.log(line);
     opts.onLog?.(line);

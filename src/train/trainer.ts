@@ -1,14 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tf, type Tensor, type Variable } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
-import { writeFileAtomic, writeJsonAtomic } from '../engine/files.js';
 import type { Module } from '../models/module.js';
 import { augment, type AugmentConfig } from './augment.js';
 import { crossEntropy } from './losses.js';
 import { learningRateAt, type Schedule } from './schedules.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { countOf, gatherBatch, type ImageArrays } from './batches.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 
 export interface SupervisedConfig {
   epochs: number;
@@ -84,45 +82,6 @@ export function supervisedStep(
   return loss;
 }
 
-interface CheckpointMeta {
-  epoch: number;
-  history: EpochRecord[];
-  steps: number;
-  tensors: tf.io.WeightsManifestEntry[];
-}
-
-async function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer, meta: Omit<CheckpointMeta, 'tensors'>): Promise<void> {
-  const optWeights = await optimizer.getWeights();
-  const named: Record<string, Tensor> = { ...model.params, ...model.buffers };
-  for (const { name, tensor } of optWeights) named[`optimizer:${name}`] = tensor;
-  const { data, specs } = await tf.io.encodeWeights(named);
-  // Weights first, then the meta that points at them: a checkpoint is only
-  // taken as valid once checkpoint.json exists and matches.
-  await writeFileAtomic(join(dir, 'checkpoint.bin'), new Uint8Array(data));
-  await writeJsonAtomic(join(dir, 'checkpoint.json'), { ...meta, tensors: specs } satisfies CheckpointMeta);
-}
-
-async function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer): Promise<CheckpointMeta | null> {
-  const metaPath = join(dir, 'checkpoint.json');
-  if (!existsSync(metaPath) || !existsSync(join(dir, 'checkpoint.bin'))) return null;
-  const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CheckpointMeta;
-  const bytes = readFileSync(join(dir, 'checkpoint.bin'));
-  const named = tf.io.decodeWeights(new Uint8Array(bytes).buffer as ArrayBuffer, meta.tensors);
-  const optWeights: { name: string; tensor: Tensor }[] = [];
-  for (const [name, t] of Object.entries(named)) {
-    if (name.startsWith('optimizer:')) optWeights.push({ name: name.slice('optimizer:'.length), tensor: t });
-    else {
-      const v = model.params[name] ?? model.buffers[name];
-      if (!v) throw new Error(`checkpoint ${dir}: unknown tensor ${name}`);
-      v.assign(t);
-      t.dispose();
-    }
-  }
-  // tfjs optimizers adopt the tensors passed to setWeights as their state.
-  await optimizer.setWeights(optWeights);
-  return meta;
-}
-
 /**
  * Supervised training with seeded shuffling and augmentation. Randomness for
  * epoch e comes from streams forked by e, so a run resumed from a checkpoint
@@ -139,7 +98,7 @@ export async function trainSupervised(model: Module, data: ImageArrays, cfg: Sup
   let globalStep = 0;
   try {
     if (opts.checkpointDir) {
-      const meta = await loadCheckpoint(opts.checkpointDir, model, optimizer);
+      const meta = await loadCheckpoint<EpochRecord, never>(opts.checkpointDir, { ...model.params, ...model.buffers }, optimizer);
       if (meta) {
         startEpoch = meta.epoch;
         history = meta.history;
@@ -170,7 +129,7 @@ export async function trainSupervised(model: Module, data: ImageArrays, cfg: Sup
       const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / stepsPerEpoch, lr, seconds: (performance.now() - t0) / 1000 };
       Object.assign(record, opts.onEpochEnd?.(epoch + 1) ?? {});
       history.push(record);
-      if (opts.checkpointDir) await saveCheckpoint(opts.checkpointDir, model, optimizer, { epoch: epoch + 1, history, steps: globalStep });
+      if (opts.checkpointDir) await saveCheckpoint(opts.checkpointDir, { ...model.params, ...model.buffers }, optimizer, { epoch: epoch + 1, history, steps: globalStep });
     }
     return { history, resumedFromEpoch: startEpoch, steps: globalStep };
   } finally {

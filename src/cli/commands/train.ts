@@ -4,6 +4,7 @@ import { readSpecFile, validateExperiment } from '../../experiments/spec.js';
 import { runExperiment } from '../../experiments/runner.js';
 import type { ExperimentInput } from '../../experiments/schema.js';
 import { info, out, printJson, trainingProgress, table } from '../output.js';
+import { isT1Metrics, reportT1 } from '../t1Output.js';
 
 interface TrainFlags {
   dataset?: string;
@@ -66,6 +67,7 @@ async function trainAndReport(spec: unknown, source: string, flags: TrainFlags):
   const progress = trainingProgress(exp.name);
   const result = await runExperiment(exp, { root: flags.out, onStep: progress.onStep, onLog: (l) => info(l) }).finally(() => progress.stop());
   const m = result.metrics;
+  if (isT1Metrics(m)) return reportT1(m, result.runDir, flags.json); // T1 specs print their own contract (issue 5)
   const summary = { testAccuracy: m.testAccuracy, trainAccuracy: m.trainAccuracy, finalLoss: m.finalLoss, epochs: m.epochs, trainSeconds: m.trainSeconds, seed: m.seed, backend: m.backend, dataset: m.dataset, model: m.model, runDir: result.runDir };
   if (flags.json) {
     printJson(summary);

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Summarises T4 run folders (complete or still running) into the RESULTS.md table:
+//   node experiments/t4/summarize.mjs runs/t4/<run-dir> [...]
+// Reads artifacts/setup-XX/setup.json of each run, so a run that is still going
+// (or was stopped) is summarised over the trials it has finished.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { wilsonInterval } from '../../dist/eval/metrics.js';
+
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+function summarize(trials) {
+  const n = trials.length;
+  const k = trials.filter((t) => t.success).length;
+  const [lo, hi] = wilsonInterval(k, n);
+  const va = n ? trials.reduce((a, t) => a + t.validationAccuracy, 0) / n : NaN;
+  const pAdv = n ? trials.reduce((a, t) => a + t.adversarialProbability, 0) / n : NaN;
+  return { n, k, lo, hi, va, pAdv };
+}
+
+const rows = [];
+for (const dir of process.argv.slice(2)) {
+  const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'));
+  const art = join(dir, 'artifacts');
+  const setups = existsSync(art)
+    ? readdirSync(art).filter((d) => d.startsWith('setup-')).sort().map((d) => JSON.parse(readFileSync(join(art, d, 'setup.json'), 'utf8')))
+    : [];
+  const o = spec.attack.options;
+  const label = `${spec.attack.name} ε=${Math.round(o.epsilon * 255)}/255${o.augment ? '' : ', no diff. aug.'}${o.ensemble > 1 ? `, ensemble ${o.ensemble}` : ''}`;
+  const losses = setups.map((s) => `${s.details.initialLoss?.toFixed(3)}→${s.details.finalLoss?.toFixed(3)}`);
+  for (const [name, key] of [[label, 'attackTrials'], ['random ℓ∞ noise, same poisons', 'baselineTrials']]) {
+    const trials = setups.flatMap((s) => s[key] ?? []);
+    if (!trials.length) continue;
+    const s = summarize(trials);
+    const perSetup = setups.map((x) => `${(x[key] ?? []).filter((t) => t.success).length}/${(x[key] ?? []).length}`).join(' ');
+    rows.push({ name, setups: setups.filter((x) => (x[key] ?? []).length).length, ...s, perSetup, losses: key === 'attackTrials' ? losses.join(', ') : '', run: dir });
+  }
+}
+console.log('| row | setups | trials | target success | Wilson 95% CI | mean p(adv) | victims\' val. acc. | per setup |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.name} | ${r.setups} | ${r.n} | ${pct(r.k / r.n)} (${r.k}/${r.n}) | ${pct(r.lo)}–${pct(r.hi)} | ${r.pAdv.toFixed(3)} | ${pct(r.va)} | ${r.perSetup} |`);
+for (const r of rows) if (r.losses) console.log(`\n${r.name} matching loss per setup (initial→final): ${r.losses}`);

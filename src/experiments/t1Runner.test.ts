@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateExperiment } from './spec.js';
+import { runExperiment } from './runner.js';
+import { isT1Metrics, t1ContractJson } from './t1Runner.js';
+
+const BACKEND = process.env.HEMLOCK_TEST_BACKEND ?? 'wasm';
+
+describe('T1 runner', () => {
+  it('runs every attack on a tiny transfer task and records rows, summary and exported poisons', async () => {
+    const exp = validateExperiment(
+      {
+        name: 't1-tiny',
+        seed: 0,
+        backend: BACKEND,
+        data: { dataset: 'fashion-mnist-mini', classes: [0, 1, 2, 3, 4], trainLimit: 100, testLimit: 50 },
+        model: { architecture: 'convnet-s', options: { widths: [4, 8, 16] } },
+        t1: {
+          mode: 'transfer',
+          downstream: { dataset: 'fashion-mnist-mini', classes: [5, 6, 7], trainLimit: 150, testLimit: 90 },
+          encoder: { source: 'random' },
+          probe: { maxIter: 100 },
+          epsilons: [0.1],
+          seeds: [0, 1],
+          attacks: [
+            { name: 'label-flip-random' },
+            { name: 'gc-feature', gc: { steps: 50 } },
+            { name: 'ft', label: 'ft-decoder', gc: { steps: 50 }, inversion: { method: 'decoder', decoder: { epochs: 2, hidden: 32 } } },
+            { name: 'gc-input', gc: { steps: 20 }, input: { steps: 3, linf: 0.1 } },
+          ],
+        },
+      },
+      'test',
+    );
+    const root = mkdtempSync(join(tmpdir(), 'hemlock-t1-'));
+    const r = await runExperiment(exp, { root });
+    const m = r.metrics;
+    expect(isT1Metrics(m)).toBe(true);
+    if (!isT1Metrics(m)) return;
+    expect(m.runs).toHaveLength(8);
+    for (const row of m.runs) {
+      expect(row.mode).toBe('transfer');
+      expect(row.poisonCount).toBe(15);
+      expect(row.accuracyDrop).toBeGreaterThanOrEqual(0);
+      expect(row.accuracyDrop).toBeLessThanOrEqual(1);
+      expect(existsSync(join(row.exportDir!, 't1-manifest.json'))).toBe(true);
+    }
+    expect(m.runs.find((x) => x.attack === 'ft-decoder')!.featureSpaceAccuracy).toBeTypeOf('number');
+    const gcIn = JSON.parse(readFileSync(join(m.runs.find((x) => x.attack === 'gc-input')!.exportDir!, 't1-manifest.json'), 'utf8'));
+    expect(Math.max(...gcIn.linfNorms)).toBeLessThanOrEqual(0.1 + 1e-6);
+    const json = t1ContractJson(m) as { runs: Record<string, unknown>[] };
+    expect(json.runs).toHaveLength(8);
+    expect(Object.keys(json.runs[0]!)).toEqual(expect.arrayContaining(['cleanAccuracy', 'poisonedAccuracy', 'accuracyDrop', 'attack', 'epsilon', 'seed', 'mode']));
+    expect(m.summary).toHaveLength(4);
+  });
+});
