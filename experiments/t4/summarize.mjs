@@ -18,16 +18,26 @@ function summarize(trials) {
   return { n, k, lo, hi, va, pAdv };
 }
 
+const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const rows = [];
+const detail = [];
 for (const dir of process.argv.slice(2)) {
   const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'));
   const art = join(dir, 'artifacts');
   const setups = existsSync(art)
-    ? readdirSync(art).filter((d) => d.startsWith('setup-')).sort().map((d) => JSON.parse(readFileSync(join(art, d, 'setup.json'), 'utf8')))
+    ? readdirSync(art)
+        .filter((d) => d.startsWith('setup-') && existsSync(join(art, d, 'setup.json'))) // setups still brewing have none yet
+        .sort()
+        .map((d) => JSON.parse(readFileSync(join(art, d, 'setup.json'), 'utf8')))
     : [];
   const o = spec.attack.options;
   const label = `${spec.attack.name} ε=${Math.round(o.epsilon * 255)}/255${o.augment ? '' : ', no diff. aug.'}${o.ensemble > 1 ? `, ensemble ${o.ensemble}` : ''}`;
   const losses = setups.map((s) => `${s.details.initialLoss?.toFixed(3)}→${s.details.finalLoss?.toFixed(3)}`);
+  for (const s of setups) {
+    const name = (c) => (/fashion/.test(spec.data.dataset) ? FASHION[c] : String(c));
+    const cell = (ts) => (ts?.length ? `${ts.filter((t) => t.success).length}/${ts.length} (→ ${ts.map((t) => name(t.predicted)).join(', ')})` : '–');
+    detail.push(`| ${label} | ${s.setup} | #${s.targetIndex} ${name(s.targetTrueClass)} → ${name(s.adversarialClass)} | ${s.details.initialLoss?.toFixed(3)} → ${s.details.finalLoss?.toFixed(3)} | ${cell(s.attackTrials)} | ${cell(s.baselineTrials)} |`);
+  }
   for (const [name, key] of [[label, 'attackTrials'], ['random ℓ∞ noise, same poisons', 'baselineTrials']]) {
     const trials = setups.flatMap((s) => s[key] ?? []);
     if (!trials.length) continue;
@@ -39,4 +49,6 @@ for (const dir of process.argv.slice(2)) {
 console.log('| row | setups | trials | target success | Wilson 95% CI | mean p(adv) | victims\' val. acc. | per setup |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.name} | ${r.setups} | ${r.n} | ${pct(r.k / r.n)} (${r.k}/${r.n}) | ${pct(r.lo)}–${pct(r.hi)} | ${r.pAdv.toFixed(3)} | ${pct(r.va)} | ${r.perSetup} |`);
-for (const r of rows) if (r.losses) console.log(`\n${r.name} matching loss per setup (initial→final): ${r.losses}`);
+console.log('\n| row | setup | target → adversarial class | matching loss | attack: successes (victims predict) | random noise |');
+console.log('|---|---|---|---|---|---|');
+for (const d of detail) console.log(d);

@@ -27,6 +27,17 @@ import { cleanHeadFromContext, encoderFromContext, poisonCount, scalarOf, seedOf
  * In feature space ζ is optimised directly (Adam with a cosine-decayed step,
  * in coordinates normalised to the clean feature range) and clamped to the
  * per-dimension [min, max] of the clean features after every step.
+ *
+ * Where hemlock goes beyond the reference scripts (each an option; the
+ * reference behaviour is one setting away):
+ *  - labels 'need' (default) vs 'source': see choosePoisonStarts. With
+ *    'source' labels and clamped features, the bias gradient alone usually
+ *    cannot be cancelled and GC barely moves the victim (measured: < 1 point
+ *    where 'need' gives 10, gradientCanceling.test.ts).
+ *  - a list of GradPC radii (optionally relative to ‖ω_c‖), chosen by
+ *    simulating the victim on the attacker's clean training set.
+ *  - objective 'newton' (Gᵀ H⁻¹ G) and cancel 'weights' (W only, as the
+ *    reference LR script): implemented, not better in our measurements.
  */
 
 export const GCConfigSchema = z.strictObject({
@@ -38,7 +49,6 @@ export const GCConfigSchema = z.strictObject({
   cancel: z.enum(['all', 'weights']).default('all').describe("Which part of the gradient is cancelled: all head parameters, or only W (the reference LR script cancels grad_c[0], the weight; the victim then refits the bias freely)."),
 });
 export type GCConfig = z.output<typeof GCConfigSchema>;
-
 
 /** Tensors of a GC problem: the target head and the fixed clean gradient. */
 export interface GCProblem {

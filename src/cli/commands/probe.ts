@@ -23,6 +23,7 @@ interface ProbeFlags {
   modelOptions?: string;
   cacheDir?: string;
   featureCache?: boolean;
+  standardize?: boolean;
   backend?: string;
   json?: boolean;
 }
@@ -46,6 +47,7 @@ export function registerProbe(program: Command): void {
     .option('--model-options <json>', 'architecture options for random:<architecture>')
     .option('--cache-dir <dir>', 'cache root for features (default $HEMLOCK_CACHE_DIR or .hemlock/cache)')
     .option('--no-feature-cache', 'do not read or write cached features')
+    .option('--no-standardize', 'linear probe on raw features (default: standardised with the training mean and std)')
     .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .action(async (positional: string | undefined, flags: ProbeFlags) => {
@@ -60,6 +62,7 @@ export function registerProbe(program: Command): void {
       if (flags.optimizer || flags.lr !== undefined) {
         raw.optimizer = { kind: flags.optimizer ?? (flags.mode === 'finetune' ? 'sgd' : 'adam'), ...(flags.lr !== undefined ? { lr: num('--lr', flags.lr) } : {}) };
       }
+      if (flags.standardize === false) raw.standardize = false;
       const parsed = ProbeSchema.safeParse(raw);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
