@@ -23,6 +23,8 @@ export interface RunOptions {
   onStep?: (p: StepProgress) => void;
   /** Log lines also go here (the CLI prints them to stderr). */
   onLog?: (line: string) => void;
+  /** Stage-cache root (encoders, features, brewing models); default $HEMLOCK_CACHE_DIR or .hemlock/cache. */
+  cacheDir?: string;
 }
 
 export interface TrainMetrics {

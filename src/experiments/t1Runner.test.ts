@@ -35,7 +35,8 @@ describe('T1 runner', () => {
       'test',
     );
     const root = mkdtempSync(join(tmpdir(), 'hemlock-t1-'));
-    const r = await runExperiment(exp, { root });
+    const cacheDir = join(root, 'cache');
+    const r = await runExperiment(exp, { root, cacheDir });
     const m = r.metrics;
     expect(isT1Metrics(m)).toBe(true);
     if (!isT1Metrics(m)) return;
@@ -54,5 +55,16 @@ describe('T1 runner', () => {
     expect(json.runs).toHaveLength(4);
     expect(Object.keys(json.runs[0]!)).toEqual(expect.arrayContaining(['cleanAccuracy', 'poisonedAccuracy', 'accuracyDrop', 'attack', 'epsilon', 'seed', 'mode']));
     expect(m.summary).toHaveLength(4);
+
+    // Stage cache: a second run with the same encoder and data reads the clean
+    // features from the cache and reproduces the clean probe exactly.
+    const lines: string[] = [];
+    const again = validateExperiment({ ...exp, name: 't1-tiny-again', t1: { ...exp.t1!, attacks: [{ name: 'label-flip-random' }] } }, 'test');
+    const r2 = await runExperiment(again, { root, cacheDir, onLog: (l: string) => lines.push(l) });
+    expect(lines.some((l) => l.includes('feature cache hit'))).toBe(true);
+    const m2 = r2.metrics;
+    if (!isT1Metrics(m2)) throw new Error('expected T1 metrics');
+    expect(m2.runs[0]!.cleanAccuracy).toBe(m.runs[0]!.cleanAccuracy);
+    expect(m2.runs[0]!.poisonedAccuracy).toBe(m.runs[0]!.poisonedAccuracy);
   });
 });

@@ -14,10 +14,10 @@ import { disposeModule } from '../models/module.js';
 import { saveModel } from '../models/io.js';
 import { trainSupervised } from '../train/trainer.js';
 import { evaluateClassifier } from '../train/evaluate.js';
-import { imagesSha256, predictLinearProbe, trainLinearProbe as trainAdamProbe } from '../train/probe.js';
+import { cachedFeatures, imagesSha256, predictLinearProbe, trainLinearProbe as trainAdamProbe } from '../train/probe.js';
 import { getAttack } from '../attacks/registry.js';
 import type { AttackResult } from '../attacks/types.js';
-import { extractFeatures, featureSet, featuresOf, type FeatureExtractor, type FeatureSet } from '../attacks/t1/features.js';
+import { extractFeatures, featureSet, featuresOf, rememberFeatures, type FeatureExtractor, type FeatureSet } from '../attacks/t1/features.js';
 import { concatFeatures, headAccuracy, predictHead, trainLinearProbe, type HeadWeights, type ProbeResult } from '../attacks/t1/linearProbe.js';
 import { exportT1Poisons } from '../attacks/t1/export.js';
 import { describeEnvironment } from './environment.js';
@@ -324,9 +324,20 @@ export async function runT1Experiment(exp: Experiment, opts: RunOptions & { cach
     const k = train.numClasses;
     log(`downstream: ${(section.downstream ?? exp.data).dataset}${(section.downstream ?? exp.data).classes ? ` classes [${(section.downstream ?? exp.data).classes!.join(',')}]` : ''}: train ${train.count}, test ${test.count}, ${k} classes`);
     const tf0 = performance.now();
-    const clean = featureSet(extractFeatures(encoder, train), train.labels, encoder.featureDim);
-    const testF = featureSet(extractFeatures(encoder, test), test.labels, encoder.featureDim);
-    log(`features: ${encoder.featureDim}-d, ${((performance.now() - tf0) / 1000).toFixed(1)} s`);
+    // Stage cache: the clean features depend only on the encoder's weights and
+    // the images, so every run of a sweep over attacks, budgets and seeds (and
+    // `hemlock probe`, which uses the same key) computes them once.
+    const featureDir = join(section.cacheDir ?? opts.cacheDir ?? defaultCacheDir(), 'features');
+    const cached = async (d: typeof train) => {
+      const f = await cachedFeatures(featureDir, `${loaded!.id}|${imagesSha256(d)}`, () => ({ features: extractFeatures(encoder, d), count: d.count, dim: encoder.featureDim }));
+      if (f.cacheHit) rememberFeatures(encoder, d, f.features);
+      return { set: featureSet(f.features, d.labels, encoder.featureDim), hit: f.cacheHit };
+    };
+    const cleanC = await cached(train);
+    const testC = await cached(test);
+    const clean = cleanC.set;
+    const testF = testC.set;
+    log(`features: ${encoder.featureDim}-d, ${((performance.now() - tf0) / 1000).toFixed(1)} s${cleanC.hit && testC.hit ? ' (feature cache hit)' : ''}`);
     const exact = trainLinearProbe(clean, k, { l2: section.probe.l2, maxIter: section.probe.maxIter, tolerance: section.probe.tolerance });
     const victim = makeVictim(section, testF, k, exp.seed);
     const cleanFit = section.probe.victim === 'exact' ? { testAccuracy: headAccuracy(exact.head, testF), trainAccuracy: headAccuracy(exact.head, clean) } : victim.fit(clean);

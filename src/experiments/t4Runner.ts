@@ -127,7 +127,7 @@ export async function runT4Experiment(exp: Experiment & { attack?: AttackSection
         if (section.name === 'witches-brew') {
           // The spec's model is the brewing model; unless the attack names its own
           // brewing recipe, the brewing models train like the victims.
-          const cfg = parseWitchesBrewConfig({ ...section.options, model: exp.model }, 'attack');
+          const cfg = parseWitchesBrewConfig({ ...section.options, model: exp.model, ...(opts.cacheDir && !(section.options as { cacheDir?: string }).cacheDir ? { cacheDir: opts.cacheDir } : {}) }, 'attack');
           const hasOwnRecipe = (section as { options: { brewing?: unknown } }).options.brewing !== undefined;
           result = await craftWitchesBrew({ train, test, rng }, cfg, {
             onLog: log,

@@ -48,7 +48,18 @@ export function extractFeatures(encoder: FeatureExtractor, d: ImageArrays, batch
   return out;
 }
 
-/** Features of raw image rows (not memoised). */
+/** Seeds the memo with features computed elsewhere (e.g. read from the stage cache), so attacks in the same run reuse them. */
+export function rememberFeatures(encoder: FeatureExtractor, d: ImageArrays, z: Float32Array): void {
+  if (z.length !== d.labels.length * encoder.featureDim) throw new RangeError(`rememberFeatures: ${z.length} values for ${d.labels.length} images × ${encoder.featureDim}`);
+  let perEncoder = cache.get(encoder);
+  if (!perEncoder) {
+    perEncoder = new WeakMap();
+    cache.set(encoder, perEncoder);
+  }
+  perEncoder.set(d.images, z);
+}
+
+/** Features of raw image rows (memoised per images array). */
 export function featuresOf(encoder: FeatureExtractor, images: Float32Array, shape: { height: number; width: number; channels: number }, batchSize = 256): Float32Array {
   const n = images.length / (shape.height * shape.width * shape.channels);
   return extractFeatures(encoder, { images, labels: new Int32Array(n), height: shape.height, width: shape.width, channels: shape.channels }, batchSize);

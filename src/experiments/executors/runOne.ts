@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { runExperiment } from '../runner.js';
 import { specHash } from '../records.js';
 import { validateExperiment } from '../spec.js';
@@ -48,7 +49,10 @@ export async function executeRun(job: RunJob, store: string, opts: ExecuteOption
   }
   const t0 = performance.now();
   try {
-    await runExperiment(exp, { runDir, ...(opts.onLog ? { onLog: opts.onLog } : {}), ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+    // The stage cache (encoders, features, brewing models) lives in the store, so
+    // every run of the sweep on every worker that sees the store shares it.
+    const cacheDir = process.env.HEMLOCK_CACHE_DIR || join(store, 'cache');
+    await runExperiment(exp, { runDir, cacheDir, ...(opts.onLog ? { onLog: opts.onLog } : {}), ...(opts.onStep ? { onStep: opts.onStep } : {}) });
     return { ...base, status: 'completed', seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     return { ...base, status: 'failed', error: message(e), seconds: (performance.now() - t0) / 1000 };
