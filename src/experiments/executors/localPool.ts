@@ -28,7 +28,7 @@ export class LocalPoolExecutor implements Executor {
   }
 
   private async spawn(slot: number, hooks: ExecutorHooks): Promise<RunnerProcess> {
-    const p = await RunnerProcess.start(`pool-${slot}`, hooks.onLog);
+    const p = await RunnerProcess.start(`pool-${slot}`, hooks.onLog, { threads: Math.max(1, Math.floor(availableParallelism() / this.workers)) });
     this.procs.add(p);
     return p;
   }

@@ -51,8 +51,13 @@ export class RunnerProcess {
   }
 
   /** Forks a child and waits until it is ready. */
-  static start(name: string, onLog?: (runId: string, line: string) => void): Promise<RunnerProcess> {
+  static start(name: string, onLog?: (runId: string, line: string) => void, opts: { threads?: number } = {}): Promise<RunnerProcess> {
+    // A pool shares the cores between its workers: each gets its share of
+    // wasm threads (unless the user fixed HEMLOCK_THREADS), so N workers do
+    // not start N × cores threads that fight over the same cores.
+    const env = opts.threads && !process.env.HEMLOCK_THREADS ? { ...process.env, HEMLOCK_THREADS: String(opts.threads) } : process.env;
     const child = fork(childScriptPath(), [], {
+      env,
       // The child's stdout goes to our stderr: stdout is kept for --json.
       stdio: ['ignore', 2, 2, 'ipc'],
       execArgv: [],
