@@ -42,8 +42,8 @@ export const labelFlipRandomAttack: Attack<typeof LabelFlipSchema> = {
     title: 'Label flip (random wrong label) on εN copies of clean training points',
     paper: 'baseline (Lu, Yang, Kamath, Yu, SaTML 2024 compare against label flipping)',
     capabilities: { needsGradients: false, needsLabels: true, controlsPretraining: false, modality: 'image', stage: 'downstream-data', threatModel: 'T1' },
-    fidelity: 'untested',
-    fidelityNote: 'set from experiments/t1/RESULTS.md',
+    fidelity: 'reproduced',
+    fidelityNote: 'Baseline as in the papers: ≤ 2.2 points of accuracy drop at ε = 10% on a SimCLR ConvNet-S linear probe (experiments/t1/RESULTS.md, 3 seeds, same-dataset and transfer).',
   },
   configSchema: LabelFlipSchema,
   async craft(ctx, config) {
@@ -66,8 +66,8 @@ export const labelFlipWorstAttack: Attack<typeof LabelFlipSchema> = {
     title: "Label flip to the class the clean head finds least likely (worst class per point)",
     paper: 'baseline (Lu, Yang, Kamath, Yu, SaTML 2024 compare against label flipping)',
     capabilities: { needsGradients: true, needsLabels: true, controlsPretraining: false, modality: 'image', stage: 'downstream-data', threatModel: 'T1' },
-    fidelity: 'untested',
-    fidelityNote: 'set from experiments/t1/RESULTS.md',
+    fidelity: 'reproduced',
+    fidelityNote: 'Baseline as in the papers: ≤ 2.2 points of accuracy drop at ε = 10% on a SimCLR ConvNet-S linear probe (experiments/t1/RESULTS.md, 3 seeds, same-dataset and transfer).',
   },
   configSchema: LabelFlipSchema,
   async craft(ctx, config) {
