@@ -5,6 +5,7 @@ import { labelFlipRandomAttack, labelFlipWorstAttack } from './labelFlip.js';
 import { gcFeatureAttack } from './gradientCanceling.js';
 import { featureTargetedAttack } from './featureTargeted.js';
 import { inputSpaceGCAttack } from './inputSpaceGC.js';
+import { badNetsAttack } from './badNets.js';
 
 /**
  * Every attack hemlock knows, by name. Each lives in its own file and is added
@@ -18,6 +19,7 @@ const ATTACKS: Attack[] = [
   gcFeatureAttack,
   featureTargetedAttack,
   inputSpaceGCAttack,
+  badNetsAttack,
 ];
 
 export function listAttacks(): AttackInfo[] {

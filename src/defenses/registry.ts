@@ -1,8 +1,13 @@
 import { HemlockInputError } from '../engine/errors.js';
 import type { DefenseInfo, DetectionDefense } from './types.js';
+import { spectralSignatures } from './spectralSignatures.js';
+import { activationClustering } from './activationClustering.js';
 
 /** Every defense hemlock knows, by name; each in its own file, added here with one line. */
-const DEFENSES: DetectionDefense[] = [];
+const DEFENSES: DetectionDefense[] = [
+  spectralSignatures,
+  activationClustering,
+];
 
 export function listDefenses(): DefenseInfo[] {
   return DEFENSES.map((d) => d.info);

@@ -14,6 +14,7 @@ import type { Experiment } from './schema.js';
 import { runT4Experiment } from './t4Runner.js';
 import { runSslExperiment } from './sslRunner.js';
 import { runT1Experiment } from './t1Runner.js';
+import { runBackdoorExperiment } from './backdoorRunner.js';
 
 export interface RunOptions {
   /** Folder holding run folders (default `runs`). */
@@ -57,6 +58,7 @@ export interface RunResult {
  */
 export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Promise<RunResult> {
   if (exp.t1) return runT1Experiment(exp, opts); // T1 indiscriminate poisoning of a frozen encoder (issue 5)
+  if (exp.backdoor) return runBackdoorExperiment(exp, opts); // backdoor attack + detection defenses (issue 7 demo)
   if (exp.attack) return runT4Experiment(exp, opts); // T4 attack specs (issue 6)
   if (exp.pretrain) return runSslExperiment({ ...exp, pretrain: exp.pretrain }, opts); // SSL pre-train → probe (issue 4)
   const backend = await initBackend(exp.backend === 'auto' ? undefined : exp.backend);

@@ -1,30 +1,34 @@
 import type { Command } from 'commander';
-import { validateExperiment } from '../../experiments/spec.js';
-import { runExperiment } from '../../experiments/runner.js';
-import { info, out, table, trainingProgress } from '../output.js';
+import { runDemo } from '../../experiments/demo.js';
+import { info, out, printJson, table, trainingProgress } from '../output.js';
 
-/**
- * The main job of a fresh clone (`npm start`). Until the attack issues land it
- * trains ConvNet-S on the embedded Fashion-MNIST subset and prints per-class
- * results; the full study (attacks, a defense, HTML report) replaces it.
- */
+/** The main job of a fresh clone (`npm start`): the compact study of src/experiments/demo.ts. */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('train ConvNet-S on the embedded fashion-mnist-mini and print the results')
-    .option('--epochs <n>', 'training epochs', '5')
-    .option('--out <dir>', 'folder for run records', 'runs')
+    .description('a compact study on the embedded fashion-mnist-mini: SSL encoder, T1 poisoning, a backdoor and a defense, with an HTML report')
+    .option('--out <dir>', 'folder for the run records and report.html', 'demo')
+    .option('--cache-dir <dir>', 'stage cache root (default $HEMLOCK_CACHE_DIR or .hemlock/cache)')
     .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
-    .action(async (opts: { epochs: string; out: string; backend?: string }) => {
-      const exp = validateExperiment(
-        { name: 'demo', seed: 0, backend: opts.backend ?? 'auto', data: { dataset: 'fashion-mnist-mini' }, model: { architecture: 'convnet-s' }, train: { epochs: Number(opts.epochs) } },
-        'demo',
-      );
+    .option('--json', 'print the result as one JSON object on the last line of stdout')
+    .action(async (opts: { out: string; cacheDir?: string; backend?: string; json?: boolean }) => {
       const progress = trainingProgress('demo');
-      const r = await runExperiment(exp, { root: opts.out, onStep: progress.onStep, onLog: info }).finally(() => progress.stop());
-      const m = r.metrics;
-      out(table(['class', 'test accuracy'], m.classNames.map((c, i) => [c, `${(m.perClassAccuracy[i]! * 100).toFixed(1)}%`])));
-      out(`\nConvNet-S on fashion-mnist-mini: test accuracy ${(m.testAccuracy * 100).toFixed(2)}% after ${m.epochs} epochs (${m.trainSeconds.toFixed(1)} s, ${m.backend})`);
-      out(`run recorded in ${r.runDir}`);
+      const r = await runDemo({
+        out: opts.out,
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+        onStep: progress.onStep,
+        onLog: info,
+      }).finally(() => progress.stop());
+      const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
+      out(
+        table(
+          ['study', 'setting', 'clean acc.', 'accuracy', 'drop', 'attack success', 'AUROC'],
+          r.rows.map((x) => [x.study, x.setting, pct(x.cleanAccuracy), pct(x.accuracy), x.accuracyDrop === null ? '–' : `${(x.accuracyDrop * 100).toFixed(1)} pt`, pct(x.asr), x.auroc === null ? '–' : x.auroc.toFixed(3)]),
+        ),
+      );
+      out(`\ndemo finished in ${r.seconds.toFixed(0)} s${r.encoderCacheHit ? ' (encoder from the cache)' : ''}; report: ${r.report}`);
+      out(`runs: ${r.runDirs.join(', ')}`);
+      if (opts.json) printJson({ rows: r.rows, report: r.report, runDirs: r.runDirs, seconds: r.seconds, encoderCacheHit: r.encoderCacheHit });
     });
 }
