@@ -31,3 +31,6 @@ export function getAttack(name: string): Attack {
   if (!a) throw new HemlockInputError(`attack: unknown attack '${name}' (known: ${ATTACKS.map((x) => x.info.name).join(', ') || 'none'})`);
   return a;
 }
+
+/** Backdoor attacks (their result carries a trigger and a target class): specs use them in the `backdoor` section. */
+export const BACKDOOR_ATTACKS: readonly string[] = ['badnets'];

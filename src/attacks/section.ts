@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { getAttack, listAttacks } from './registry.js';
+import { BACKDOOR_ATTACKS, getAttack, listAttacks } from './registry.js';
 
 /**
  * The optional `attack` section of an experiment spec:
@@ -39,6 +39,10 @@ export const AttackSectionSchema = z
       attack = getAttack(name);
     } catch {
       ctx.addIssue({ code: 'custom', path: ['name'], message: `unknown attack '${name}' (known: ${listAttacks().map((a) => a.name).join(', ')})`, input: name });
+      return z.NEVER;
+    }
+    if (BACKDOOR_ATTACKS.includes(name)) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `'${name}' is a backdoor attack: put it in the backdoor section (backdoor.attack), which measures attack success on triggered inputs`, input: name });
       return z.NEVER;
     }
     const r = attack.configSchema.safeParse(options);

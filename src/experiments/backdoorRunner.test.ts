@@ -31,6 +31,8 @@ describe('experiment specs with a backdoor section', () => {
     expect(bad({ attack: { name: 'badnets' }, defenses: [{ name: 'nope' }] })).toThrow(/backdoor\.defenses\[0\]\.name: unknown defense 'nope'/);
     expect(bad({ attack: { name: 'badnets' }, defenses: [{ name: 'activation-clustering', sizeThreshold: 0.7 }] })).toThrow(/backdoor\.defenses\[0\]\.sizeThreshold/);
     expect(bad({ attack: { name: 'badnets' }, victim: 'frozen' })).toThrow(/backdoor\.victim/);
+    // A backdoor in the T4 (targeted poisoning) section is a spec error, not a crash later.
+    expect(() => validateExperiment({ ...base, attack: { name: 'badnets' } }, 'spec.yaml')).toThrow(/attack\.name: 'badnets' is a backdoor attack: put it in the backdoor section/);
   });
 
   it('rocCurve: thresholds at each distinct score (hand-checked)', () => {

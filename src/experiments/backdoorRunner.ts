@@ -11,7 +11,7 @@ import { disposeModule } from '../models/module.js';
 import { trainSupervised, type SupervisedConfig, type EpochRecord } from '../train/trainer.js';
 import { evaluateClassifier } from '../train/evaluate.js';
 import { auroc, detectionRates } from '../eval/metrics.js';
-import { getAttack } from '../attacks/registry.js';
+import { BACKDOOR_ATTACKS, getAttack } from '../attacks/registry.js';
 import { attackSuccessRate, backdoorDetails } from '../attacks/badNets.js';
 import type { AttackResult } from '../attacks/types.js';
 import { getDefense, listDefenses } from '../defenses/registry.js';
@@ -40,8 +40,7 @@ import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
  * interrupted run resumes.
  */
 
-/** Attacks whose result carries a trigger and a target class (AttackResult.details). */
-export const BACKDOOR_ATTACKS = ['badnets'];
+export { BACKDOOR_ATTACKS };
 
 const named = <T extends { name: string }>(what: string, known: () => string[], schemaOf: (name: string) => z.ZodType) =>
   z
@@ -62,7 +61,7 @@ const named = <T extends { name: string }>(what: string, known: () => string[], 
 
 export const BackdoorSectionSchema = z
   .strictObject({
-    attack: named('backdoor attack', () => BACKDOOR_ATTACKS, (n) => getAttack(n).configSchema)
+    attack: named('backdoor attack', () => [...BACKDOOR_ATTACKS], (n) => getAttack(n).configSchema)
       .describe('The backdoor attack and its options, e.g. {name: badnets, rate: 0.1, targetClass: 0, trigger: {kind: patch, size: 4}}.'),
     defenses: z
       .array(named('defense', () => listDefenses().map((d) => d.name), (n) => getDefense(n).configSchema), { error: 'expected a list of defenses' })

@@ -55,4 +55,19 @@ describe(`checkpoints (${BACKEND})`, () => {
     opt.dispose();
     v.dispose();
   });
+
+  for (const kind of ['adam', 'sgd'] as const) {
+    it(`saving checkpoints leaks no tensors (${kind})`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hemlock-ckpt-'));
+      const v = tf.variable(tf.tensor1d([1, 2]), true, `ckpt-leak-${kind}`);
+      const opt = new Optimizer(kind === 'adam' ? adam : { kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0 });
+      opt.apply({ [v.name]: tf.tensor1d([1, 1]) }, [v]);
+      await saveCheckpoint(dir, { v }, opt, { epoch: 1, history: [], steps: 1 });
+      const before = tf.memory().numTensors;
+      for (let e = 2; e <= 5; e++) await saveCheckpoint(dir, { v }, opt, { epoch: e, history: [], steps: e });
+      expect(tf.memory().numTensors).toBe(before);
+      opt.dispose();
+      v.dispose();
+    });
+  }
 });

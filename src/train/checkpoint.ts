@@ -39,6 +39,9 @@ export async function saveCheckpoint<H, X>(
   const named: Record<string, Tensor> = { ...tensors };
   for (const { name, tensor } of optWeights) named[`${OPTIMIZER_PREFIX}${name}`] = tensor;
   const { data, specs } = await tf.io.encodeWeights(named);
+  // tfjs optimizers return a fresh `iter` scalar with their (live) slot
+  // variables; it is ours to dispose, or every checkpoint leaks one tensor.
+  for (const { name, tensor } of optWeights) if (name === 'iter') tensor.dispose();
   const bytes = new Uint8Array(data);
   const weightsFile = `checkpoint-${meta.epoch}.bin`;
   await writeFileAtomic(join(dir, weightsFile), bytes);
