@@ -84,7 +84,7 @@ export function demoSpecs(backend = 'auto', scale: 'standard' | 'tiny' = 'standa
       export: 'poisons',
       attacks: [
         { name: 'label-flip-worst' },
-        { name: 'gc-feature', targetParams: { radius: [0.005, 0.01, 0.02], relativeRadius: true }, ...(tiny ? { gc: { steps: 30 } } : {}) },
+        { name: 'gc-feature', targetParams: { radius: [0.05, 0.1, 0.2, 0.4] }, ...(tiny ? { gc: { steps: 30 } } : {}) },
       ],
     },
   };
@@ -96,7 +96,7 @@ export function demoSpecs(backend = 'auto', scale: 'standard' | 'tiny' = 'standa
     data: { dataset: 'fashion-mnist-mini', trainLimit: tiny ? 300 : 3000, ...(tiny ? { testLimit: 200 } : {}) },
     model: { architecture: 'convnet-s', ...(tiny ? { options: { widths: [4, 8, 16] } } : {}) },
     // Flip off: a mirrored trigger would sit in another corner.
-    train: { epochs: tiny ? 1 : 3, augment: { flip: false } },
+    train: { epochs: tiny ? 1 : 4, augment: { flip: false } },
     backdoor: {
       attack: { name: 'badnets', rate: 0.05, targetClass: 0, trigger: { kind: 'patch', size: 3, pattern: 'checkerboard', position: 'bottom-right' } },
       // The poisons are a third of the target class: spectral signatures is told so.
