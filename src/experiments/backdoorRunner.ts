@@ -16,11 +16,10 @@ import { attackSuccessRate, backdoorDetails } from '../attacks/badNets.js';
 import type { AttackResult } from '../attacks/types.js';
 import { getDefense, listDefenses } from '../defenses/registry.js';
 import { galleryItem, writeRunGalleries } from '../report/images.js';
-import { describeEnvironment } from './environment.js';
-import { RunRecord } from './records.js';
 import { flipAllowed, loadExperimentData } from './data.js';
 import type { Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
+import { openRun } from './openRun.js';
 
 /**
  * A backdoor experiment (BadNets-style, victim trained from scratch):
@@ -164,12 +163,7 @@ export async function runBackdoorExperiment(exp: Experiment & { backdoor?: Backd
   const backend = await initBackend(exp.backend === 'auto' ? undefined : exp.backend);
   const { train, test } = await loadExperimentData(exp.data, exp.seed);
   if (!isModelName(exp.model.architecture)) throw new HemlockInputError(`model.architecture: unknown model '${exp.model.architecture}'`);
-  const env = describeEnvironment(backend);
-  const { record, resumed } = opts.runDir ? await RunRecord.openAt(opts.runDir, exp.name, exp, env) : await RunRecord.open(opts.root ?? 'runs', exp.name, exp, env);
-  const log = (line: string) => {
-    record.log(line);
-    opts.onLog?.(line);
-  };
+  const { record, resumed, log } = await openRun(exp, backend, opts);
   const t0 = performance.now();
   try {
     log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);

@@ -7,14 +7,13 @@ import { saveModel } from '../models/io.js';
 import { trainSupervised, type StepProgress } from '../train/trainer.js';
 import { evaluateClassifier } from '../train/evaluate.js';
 import type { AugmentConfig } from '../train/augment.js';
-import { describeEnvironment } from './environment.js';
-import { RunRecord } from './records.js';
 import { flipAllowed, loadExperimentData } from './data.js';
 import type { Experiment } from './schema.js';
 import { runT4Experiment } from './t4Runner.js';
 import { runSslExperiment } from './sslRunner.js';
 import { runT1Experiment } from './t1Runner.js';
 import { runBackdoorExperiment } from './backdoorRunner.js';
+import { openRun } from './openRun.js';
 
 export interface RunOptions {
   /** Folder holding run folders (default `runs`). */
@@ -64,13 +63,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
   const backend = await initBackend(exp.backend === 'auto' ? undefined : exp.backend);
   // Data first: bad input (a missing or corrupt dataset) fails before any run folder exists.
   const { train, test } = await loadExperimentData(exp.data, exp.seed);
-  const { record, resumed } = opts.runDir
-    ? await RunRecord.openAt(opts.runDir, exp.name, exp, describeEnvironment(backend))
-    : await RunRecord.open(opts.root ?? 'runs', exp.name, exp, describeEnvironment(backend));
-  const log = (line: string) => {
-    record.log(line);
-    opts.onLog?.(line);
-  };
+  const { record, resumed, log } = await openRun(exp, backend, opts);
   log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);
   try {
     log(`data: ${exp.data.dataset} train ${train.count} × ${train.shape.slice(1).join('×')}, test ${test.count}, ${train.numClasses} classes`);

@@ -17,12 +17,11 @@ import { fineTune, imagesSha256, linearProbe, type ProbeResult } from '../train/
 import { pretrainSsl, SSL_TRAINER_VERSION, type SslEpochRecord, type UnlabeledImages } from '../train/ssl/pretrain.js';
 import type { Encoder, SslConfig } from '../train/ssl/types.js';
 import { canonicalJson } from './records.js';
-import { describeEnvironment } from './environment.js';
-import { RunRecord } from './records.js';
 import { flipAllowed, loadExperimentData } from './data.js';
 import { defaultCacheDir, EncoderCache, encoderHash, ENCODER_CACHE_FORMAT, type EncoderCacheKey } from './encoderCache.js';
 import { ProbeSchema, type Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
+import { openRun } from './openRun.js';
 
 /**
  * Self-supervised experiments (issue 4): pre-train the model body on the
@@ -288,13 +287,7 @@ export async function runSslExperiment(exp: ExperimentWithPretrain, opts: RunOpt
   if (probeData.train.channels !== data.train.channels) {
     throw new HemlockInputError(`probe.data: ${probe.data?.dataset} has ${probeData.train.channels} channels but the pre-training data has ${data.train.channels}`);
   }
-  const { record, resumed } = opts.runDir
-    ? await RunRecord.openAt(opts.runDir, exp.name, exp, describeEnvironment(backend))
-    : await RunRecord.open(opts.root ?? 'runs', exp.name, exp, describeEnvironment(backend));
-  const log = (line: string) => {
-    record.log(line);
-    opts.onLog?.(line);
-  };
+  const { record, resumed, log } = await openRun(exp, backend, opts);
   log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);
   try {
     const outcome = await pretrainCached(exp, { data, onLog: log, ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}), ...(opts.onStep ? { onStep: opts.onStep } : {}) });

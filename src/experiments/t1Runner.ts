@@ -20,13 +20,13 @@ import type { AttackResult } from '../attacks/types.js';
 import { extractFeatures, featureSet, featuresOf, rememberFeatures, type FeatureExtractor, type FeatureSet } from '../attacks/t1/features.js';
 import { concatFeatures, headAccuracy, predictHead, trainLinearProbe, type HeadWeights, type ProbeResult } from '../attacks/t1/linearProbe.js';
 import { exportT1Poisons } from '../attacks/t1/export.js';
-import { describeEnvironment } from './environment.js';
-import { canonicalJson, RunRecord } from './records.js';
+import { canonicalJson } from './records.js';
 import { flipAllowed, loadExperimentData } from './data.js';
 import { defaultCacheDir, EncoderCache, encoderHash, ENCODER_CACHE_FORMAT, type EncoderCacheKey } from './encoderCache.js';
 import { loadEncoder, modelSpecFor, pretrainCached, type LoadedEncoder } from './sslRunner.js';
 import type { Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
+import { openRun } from './openRun.js';
 
 /**
  * The T1 protocol (ALGORITHMS.md §1; SPEC.md threat model T1): a frozen
@@ -304,13 +304,7 @@ export async function runT1Experiment(exp: Experiment, opts: RunOptions & { cach
   const pretrainData = await loadExperimentData(exp.data, exp.seed);
   const downstream = section.downstream ? await loadExperimentData(section.downstream, exp.seed) : pretrainData;
   const seeds = section.seeds ?? [exp.seed];
-  const { record, resumed } = opts.runDir
-    ? await RunRecord.openAt(opts.runDir, exp.name, exp, describeEnvironment(backend))
-    : await RunRecord.open(opts.root ?? 'runs', exp.name, exp, describeEnvironment(backend));
-  const log = (line: string) => {
-    record.log(line);
-    opts.onLog?.(line);
-  };
+  const { record, resumed, log } = await openRun(exp, backend, opts);
   const t0 = performance.now();
   log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}; T1 ${section.mode}`);
   let loaded: LoadedEncoder | null = null;
