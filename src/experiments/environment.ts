@@ -9,7 +9,7 @@ import type { BackendInfo } from '../engine/backend.js';
 /** The repository / package root (two levels above src/experiments or dist/experiments). */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function packageVersion(): string {
+export function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   } catch {

@@ -38,8 +38,7 @@ describe('experiment specs with an attack section (T4)', () => {
   it('runs setups × retrainings for the attack and the paired random-noise baseline, and records every trial', async () => {
     const data = await tinyDir();
     const root = mkdtempSync(join(tmpdir(), 'hemlock-t4-spec-'));
-    const exp = validateExperiment(
-      {
+    const input = {
         name: 't4-tiny',
         seed: 2,
         backend: BACKEND,
@@ -47,10 +46,9 @@ describe('experiment specs with an attack section (T4)', () => {
         model: { architecture: 'convnet-s', options: { widths: [4, 4, 8] } },
         train: { epochs: 1, batchSize: 20, optimizer: { kind: 'adam', lr: 0.01 } },
         attack: { name: 'witches-brew', budget: 0.1, steps: 3, restarts: 1, cacheDir: join(root, 'cache'), evaluation: { setups: 2, retrainings: 1, baselineRetrainings: 1 } },
-      },
-      'test',
-    );
-    const r = await runExperiment(exp, { root });
+    };
+    const exp = validateExperiment(input, 'test');
+    const r = await runExperiment(exp, { root, cacheDir: join(root, 'cache') });
     const m = r.metrics as unknown as T4Metrics;
     expect(m.kind).toBe('t4');
     expect(m.attackSummary.trials).toBe(2);
@@ -65,5 +63,15 @@ describe('experiment specs with an attack section (T4)', () => {
     const saved = JSON.parse(readFileSync(join(r.runDir, 'metrics.json'), 'utf8'));
     expect(saved.attackSummary.ci).toHaveLength(2);
     expect(saved.setups[0].details.finalLoss).toBeTypeOf('number');
+
+    // Stage cache: another run with the same data, seed, attack and brewing
+    // recipe but more retrainings reuses the brewed poisons instead of brewing.
+    const lines: string[] = [];
+    const more = validateExperiment({ ...input, name: 't4-tiny-more', attack: { ...input.attack, evaluation: { setups: 2, retrainings: 2, baseline: 'none' } } }, 'test');
+    const r2 = await runExperiment(more, { root, cacheDir: join(root, 'cache'), onLog: (l) => lines.push(l) });
+    const m2 = r2.metrics as unknown as T4Metrics;
+    expect(lines.filter((l) => l.includes('poisons from the stage cache'))).toHaveLength(2);
+    expect(m2.setups.map((x) => x.poisonIndices)).toEqual(m.setups.map((x) => x.poisonIndices));
+    expect(m2.attackSummary.trials).toBe(4);
   });
 });

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { initBackend, describeBackend } from '../engine/backend.js';
 import { HemlockInputError } from '../engine/errors.js';
 import { Rng } from '../engine/rng.js';
-import { writeJsonAtomic } from '../engine/files.js';
+import { sha256, writeJsonAtomic } from '../engine/files.js';
 import { readNpy, writeNpy } from '../data/npy.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { isModelName, type ModelName, type ModelSpec } from '../models/registry.js';
@@ -19,6 +19,9 @@ import { flipAllowed, loadExperimentData } from './data.js';
 import type { Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
 import { openRun } from './openRun.js';
+import { canonicalJson } from './records.js';
+import { defaultCacheDir } from './encoderCache.js';
+import { packageVersion } from './environment.js';
 
 /**
  * A T4 experiment (targeted poisoning of training from scratch): for each of
@@ -73,6 +76,41 @@ async function loadCrafted(train: ImageDataset, dir: string, indices: Int32Array
   return applyPoisons(train, indices, delta).poisoned;
 }
 
+/** Bump when crafting changes what a cached setup would contain. */
+const T4_POISON_CACHE_FORMAT = 1;
+const CRAFTED_FILES = ['poisons.npy', 'loss-history.json', 'crafted.json'];
+
+/**
+ * Stage cache for brewed poisons: a setup's poisons depend only on the data,
+ * the seed, the setup index, the attack and its options, the brewing model and
+ * recipe — not on how many victims are retrained — so every run of a sweep
+ * that shares those (e.g. over retrainings or victim recipes with an explicit
+ * brewing recipe) brews each setup once. Entries are whole folders, renamed
+ * into place, so a partial entry is never read.
+ */
+function poisonCacheDir(cacheRoot: string, key: unknown): string {
+  return join(cacheRoot, 'poisons', sha256(canonicalJson({ format: T4_POISON_CACHE_FORMAT, key })));
+}
+
+function restoreCrafted(entry: string, dir: string): boolean {
+  if (!existsSync(join(entry, 'crafted.json'))) return false;
+  mkdirSync(dir, { recursive: true });
+  for (const f of CRAFTED_FILES) if (existsSync(join(entry, f))) copyFileSync(join(entry, f), join(dir, f));
+  return true;
+}
+
+function storeCrafted(dir: string, entry: string): void {
+  if (existsSync(entry)) return;
+  const tmp = `${entry}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp, { recursive: true });
+  for (const f of CRAFTED_FILES) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(tmp, f));
+  try {
+    renameSync(tmp, entry);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another worker stored it first
+  }
+}
+
 export async function runT4Experiment(exp: Experiment & { attack?: AttackSection }, opts: RunOptions = {}): Promise<RunResult> {
   const section = exp.attack;
   if (!section) throw new Error('runT4Experiment: the spec has no attack section');
@@ -111,7 +149,26 @@ export async function runT4Experiment(exp: Experiment & { attack?: AttackSection
       const dir = setupDir(s);
       const file = join(dir, 'setup.json');
       const rng = new Rng(`${exp.seed}/t4/setup/${s}`);
+      const { cacheDir: _ignored, ...attackOptions } = section.options as Record<string, unknown>;
+      const cacheEntry = poisonCacheDir(opts.cacheDir ?? defaultCacheDir(), {
+        data: exp.data,
+        seed: exp.seed,
+        setup: s,
+        attack: section.name,
+        options: attackOptions,
+        model: exp.model,
+        recipe,
+        hemlock: packageVersion(),
+      });
       let rec = await readJson<T4SetupRecord>(file);
+      if (!rec && restoreCrafted(cacheEntry, dir)) {
+        const crafted = await readJson<T4SetupRecord>(join(dir, 'crafted.json'));
+        if (crafted) {
+          rec = { ...crafted, attackTrials: [], baselineTrials: [] };
+          await writeJsonAtomic(file, rec);
+          log(`setup ${s + 1}/${evaluation.setups}: poisons from the stage cache (${cacheEntry})`);
+        }
+      }
       let poisoned: ImageDataset;
       if (rec) {
         poisoned = await loadCrafted(train, dir, Int32Array.from(rec.poisonIndices));
@@ -151,6 +208,8 @@ export async function runT4Experiment(exp: Experiment & { attack?: AttackSection
         };
         if (Array.isArray(d.lossHistory)) await writeJsonAtomic(join(dir, 'loss-history.json'), d.lossHistory);
         await writeJsonAtomic(file, rec);
+        await writeJsonAtomic(join(dir, 'crafted.json'), rec);
+        storeCrafted(dir, cacheEntry);
         poisoned = result.poisonedTrain;
         log(
           `setup ${s + 1}/${evaluation.setups}: target #${rec.targetIndex} (${test.classNames[rec.targetTrueClass]}) → ${train.classNames[rec.adversarialClass]}, ` +
