@@ -39,6 +39,8 @@ describe('hemlock demo', () => {
     const html = readFileSync(r.report, 'utf8');
     expect(html).toContain('Demo study');
     expect(html).toContain('spectral-signatures');
+    expect(html).toContain('attack success rate by setting');
+    expect(html).toContain('ROC');
     expect(html).not.toMatch(/<script[^>]+src=["']https?:/); // self-contained
 
     const again = await runDemo({ out, cacheDir, backend: BACKEND, scale: 'tiny' });

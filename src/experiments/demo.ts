@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { collectReport } from '../report/collect.js';
 import { writeReport, type ReportInput, type ReportTable } from '../report/report.js';
+import { ciPoint, metricBarPlot, type RocCurve } from '../report/plots.js';
 import type { StepProgress } from '../train/trainer.js';
 import { runExperiment } from './runner.js';
 import type { ExperimentInput } from './schema.js';
@@ -154,6 +155,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     runs: parts.flatMap((p) => p.runs),
     galleries: parts.flatMap((p) => p.galleries ?? []),
     spec: specs,
+    // The demo's own plots: one bar per setting (single seed, so no interval).
+    autoPlots: false,
+    plots: [
+      metricBarPlot({ metric: 'test accuracy', axis: 'setting', points: rows.map((r) => ciPoint(`${r.study === 'T1 frozen encoder' ? 'T1' : 'backdoor'}: ${r.setting}`, 'demo', [r.accuracy], true)) }),
+      metricBarPlot({ metric: 'attack success rate', axis: 'setting', points: rows.filter((r) => r.asr !== null).map((r) => ciPoint(r.setting, 'demo', [r.asr!], true)) }),
+    ],
+    roc: defenseRocs(bd.metrics),
   };
   input.tables = [demoTable(rows)];
   input.notes = [
@@ -177,4 +185,11 @@ function backdoorRows(metrics: unknown): DemoRow[] {
     rows.push({ study: 'backdoor (from scratch)', setting: `${m.attack} + ${d.defense}`, accuracy: d.retrainedAccuracy, cleanAccuracy: clean, accuracyDrop: clean - d.retrainedAccuracy, asr: d.retrainedAsr, auroc: d.auroc });
   }
   return rows;
+}
+
+/** ROC curves of the backdoor run's defenses, for the report. */
+function defenseRocs(metrics: unknown): RocCurve[] {
+  const m = metrics as BackdoorMetrics;
+  if (m.kind !== 'backdoor') return [];
+  return Object.values(m.defenses).map((d) => ({ label: d.defense, fpr: d.roc.fpr, tpr: d.roc.tpr, auroc: d.auroc }));
 }
