@@ -52,7 +52,7 @@ describe('experiment specs with a backdoor section', () => {
         backend: BACKEND,
         data: { dataset: 'fashion-mnist-mini', classes: [0, 1, 7, 8], trainLimit: 160, testLimit: 80 },
         model: { architecture: 'convnet-s', options: { widths: [4, 8, 8] } },
-        train: { epochs: 2, batchSize: 32, optimizer: { kind: 'adam', lr: 0.01 }, augment: { flip: false }, checkpoint: false },
+        train: { epochs: 2, batchSize: 32, optimizer: { kind: 'adam', lr: 0.01 }, augment: { flip: false } },
         backdoor: {
           attack: { name: 'badnets', rate: 0.1, targetClass: 2, trigger: { kind: 'patch', size: 4 } },
           defenses: [{ name: 'spectral-signatures', epsilon: 0.2 }, { name: 'activation-clustering' }],
@@ -64,7 +64,6 @@ describe('experiment specs with a backdoor section', () => {
     await initBackend(BACKEND);
     const before = tf.memory().numTensors;
     const r = await runExperiment(exp, { root });
-    // Without checkpoints: tfjs's Adam getWeights() makes a new `iter` scalar on every checkpoint save (train/checkpoint.ts).
     expect(tf.memory().numTensors).toBe(before);
     const m = r.metrics as unknown as BackdoorMetrics;
     expect(m).toMatchObject({ kind: 'backdoor', attack: 'badnets', targetClass: 2, poisons: 16, trainCount: 160, trigger: 'patch 4×4 checkerboard at bottom-right' });
@@ -86,6 +85,6 @@ describe('experiment specs with a backdoor section', () => {
     expect(gallery[0].items).toHaveLength(3);
     expect(gallery[0].items[0].poisoned).toMatch(/^data:image\/png;base64,/);
     expect(gallery[0].items[0].caption).toMatch(/→ labelled /);
-    expect(existsSync(join(r.runDir, 'checkpoint-poisoned'))).toBe(false);
+    expect(existsSync(join(r.runDir, 'checkpoint-poisoned'))).toBe(true);
   });
 });

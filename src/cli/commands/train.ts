@@ -5,6 +5,7 @@ import { runExperiment } from '../../experiments/runner.js';
 import type { ExperimentInput } from '../../experiments/schema.js';
 import { info, out, printJson, trainingProgress, table } from '../output.js';
 import { isT1Metrics, reportT1 } from '../t1Output.js';
+import type { BackdoorMetrics } from '../../experiments/backdoorRunner.js';
 
 interface TrainFlags {
   dataset?: string;
@@ -68,6 +69,7 @@ async function trainAndReport(spec: unknown, source: string, flags: TrainFlags):
   const result = await runExperiment(exp, { root: flags.out, onStep: progress.onStep, onLog: (l) => info(l) }).finally(() => progress.stop());
   const m = result.metrics;
   if (isT1Metrics(m)) return reportT1(m, result.runDir, flags.json); // T1 specs print their own contract (issue 5)
+  if ((m as { kind?: string }).kind === 'backdoor') return reportBackdoor(m as unknown as BackdoorMetrics, result.runDir, flags.json);
   const summary = { testAccuracy: m.testAccuracy, trainAccuracy: m.trainAccuracy, finalLoss: m.finalLoss, epochs: m.epochs, trainSeconds: m.trainSeconds, seed: m.seed, backend: m.backend, dataset: m.dataset, model: m.model, runDir: result.runDir };
   if (flags.json) {
     printJson(summary);
@@ -117,4 +119,17 @@ export function registerTrain(program: Command): void {
       const spec = flags.backend ? { ...raw, backend: flags.backend } : raw;
       await trainAndReport(spec, specPath, flags);
     });
+}
+
+/** A backdoor run: clean accuracy, ASR, and per defense its detection and what retraining on the kept set gives. */
+function reportBackdoor(m: BackdoorMetrics, runDir: string, json: boolean | undefined): void {
+  const defenses = Object.values(m.defenses).map((d) => ({ defense: d.defense, auroc: d.auroc, tpr: d.tpr, fpr: d.fpr, removed: d.removed, retrainedAccuracy: d.retrainedAccuracy, retrainedAsr: d.retrainedAsr }));
+  if (json) {
+    printJson({ attack: m.attack, targetClass: m.targetClass, poisons: m.poisons, cleanAccuracy: m.cleanAccuracy ?? null, poisonedAccuracy: m.poisonedAccuracy, asr: m.asr, asrBaseline: m.asrBaseline ?? null, defenses, seed: m.seed, backend: m.backend, runDir });
+    return;
+  }
+  const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+  out(`${m.attack} (${m.trigger}, ${m.poisons} poisons → class ${m.targetClass}): clean model ${pct(m.cleanAccuracy)} accuracy, ASR ${pct(m.asrBaseline)}; backdoored ${pct(m.poisonedAccuracy)}, ASR ${pct(m.asr)}`);
+  if (defenses.length) out(table(['defense', 'AUROC', 'TPR', 'FPR', 'removed', 'retrained accuracy', 'retrained ASR'], defenses.map((d) => [d.defense, d.auroc.toFixed(3), pct(d.tpr), pct(d.fpr), d.removed, pct(d.retrainedAccuracy), pct(d.retrainedAsr)])));
+  out(`run recorded in ${runDir}`);
 }
