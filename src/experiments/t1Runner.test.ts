@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateExperiment } from './spec.js';
 import { runExperiment } from './runner.js';
-import { isT1Metrics, t1ContractJson } from './t1Runner.js';
+import { isT1Metrics, reevaluateT1Export, t1ContractJson } from './t1Runner.js';
 
 const BACKEND = process.env.HEMLOCK_TEST_BACKEND ?? 'wasm';
 
@@ -55,6 +55,15 @@ describe('T1 runner', () => {
     expect(json.runs).toHaveLength(4);
     expect(Object.keys(json.runs[0]!)).toEqual(expect.arrayContaining(['cleanAccuracy', 'poisonedAccuracy', 'accuracyDrop', 'attack', 'epsilon', 'seed', 'mode']));
     expect(m.summary).toHaveLength(4);
+
+    // `hemlock evaluate` on an export rebuilds the run's victim and reproduces its row exactly.
+    for (const name of ['label-flip-random', 'gc-feature', 'gc-input']) {
+      const row = m.runs.find((x) => x.attack === name)!;
+      const again = await reevaluateT1Export(row.exportDir!, { cacheDir });
+      expect(again).toMatchObject({ attack: name, epsilon: 0.1, seed: 0, mode: 'transfer', poisonCount: 15 });
+      expect(again.cleanAccuracy).toBe(row.cleanAccuracy);
+      expect(again.poisonedAccuracy).toBe(row.poisonedAccuracy);
+    }
 
     // Stage cache: a second run with the same encoder and data reads the clean
     // features from the cache and reproduces the clean probe exactly.

@@ -4,7 +4,8 @@ import { tf } from '../engine/tf.js';
 import { initBackend, describeBackend } from '../engine/backend.js';
 import { HemlockInputError } from '../engine/errors.js';
 import { Rng } from '../engine/rng.js';
-import { writeJsonAtomic } from '../engine/files.js';
+import { sha256, writeJsonAtomic } from '../engine/files.js';
+import { readNpy } from '../data/npy.js';
 import type { TrainTest } from '../data/builtin.js';
 import { accuracy, accuracyDrop, meanCI, perClassAccuracy } from '../eval/metrics.js';
 import { buildModel } from '../models/registry.js';
@@ -440,5 +441,94 @@ export async function runT1Experiment(exp: Experiment, opts: RunOptions & { cach
   } finally {
     if (head) disposeModule(head);
     loaded?.dispose();
+  }
+}
+
+export interface T1Reevaluation {
+  cleanAccuracy: number;
+  poisonedAccuracy: number;
+  accuracyDrop: number;
+  signedDrop: number;
+  attack: string;
+  epsilon: number;
+  seed: number;
+  mode: string;
+  poisonCount: number;
+  victim: string;
+}
+
+/**
+ * Re-evaluates an exported T1 poison set (`<run>/artifacts/poisons/<label>/`):
+ * rebuilds the victim of the run that made it — the run's spec (its
+ * `spec.json`, two folders up from `artifacts/`), the same frozen encoder
+ * (through the encoder cache, or the spec's path / random seed) and the same
+ * downstream data — checks every exported file against the manifest's
+ * sha256, and trains the victim's probe on clean ∪ the exported poisons.
+ * With the exact victim this reproduces the run's recorded row exactly.
+ */
+function readJsonFile<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    throw new HemlockInputError(`${path}: not valid JSON`);
+  }
+}
+
+export async function reevaluateT1Export(dir: string, opts: { cacheDir?: string; onLog?: (l: string) => void } = {}): Promise<T1Reevaluation> {
+  const manifestPath = join(dir, 't1-manifest.json');
+  const manifest = readJsonFile<{ kind?: string; attack: string; label?: string; epsilon: number; seed: number; mode: string; poisonCount: number; files: Record<string, string>; featureSpace: boolean }>(manifestPath);
+  if (!manifest || manifest.kind !== 'hemlock-t1-poisons') throw new HemlockInputError(`${manifestPath}: not a hemlock T1 poison manifest`);
+  for (const [f, sum] of Object.entries(manifest.files)) {
+    const p = join(dir, f);
+    if (!existsSync(p)) throw new HemlockInputError(`${p}: missing (listed in ${manifestPath})`);
+    if (sha256(readFileSync(p)) !== sum) throw new HemlockInputError(`${p}: sha256 does not match ${manifestPath}`);
+  }
+  const runDir = resolve(dir, '..', '..', '..');
+  const specPath = join(runDir, 'spec.json');
+  const raw = readJsonFile<unknown>(specPath);
+  if (raw === null) throw new HemlockInputError(`${specPath}: not found — a T1 export is re-evaluated from inside its run folder (<run>/artifacts/poisons/<label>/)`);
+  // spec.json holds the resolved spec (every default filled, attack options
+  // parsed): the run's own Experiment, used as is.
+  const exp = raw as Experiment;
+  const section = exp.t1;
+  if (!section) throw new HemlockInputError(`${specPath}: the run has no t1 section`);
+  await initBackend(exp.backend === 'auto' ? undefined : exp.backend);
+  const log = opts.onLog ?? (() => {});
+  const pretrainData = await loadExperimentData(exp.data, exp.seed);
+  const downstream = section.downstream ? await loadExperimentData(section.downstream, exp.seed) : pretrainData;
+  const { loaded } = await obtainEncoder(exp, section, pretrainData, downstream, log, opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
+  try {
+    const encoder = loaded.encoder;
+    const { train, test } = downstream;
+    const clean = featureSet(extractFeatures(encoder, train), train.labels, encoder.featureDim);
+    const testF = featureSet(extractFeatures(encoder, test), test.labels, encoder.featureDim);
+    const y = await readNpy(join(dir, 'y_poisons.npy'));
+    const labels = Int32Array.from(y.data as ArrayLike<number | bigint>, (v) => Number(v));
+    let z: Float32Array;
+    if (manifest.featureSpace) {
+      z = (await readNpy(join(dir, 'poison_features.npy'))).data as Float32Array;
+    } else {
+      const x = await readNpy(join(dir, 'x_poisons.npy'));
+      z = featuresOf(encoder, x.data as Float32Array, train);
+    }
+    const victim = makeVictim(section, testF, train.numClasses, exp.seed);
+    const cleanFit = victim.fit(clean);
+    const poisoned = victim.fit(concatFeatures(clean, featureSet(z, labels, encoder.featureDim)));
+    const signedDrop = accuracyDrop(cleanFit.testAccuracy, poisoned.testAccuracy);
+    return {
+      cleanAccuracy: cleanFit.testAccuracy,
+      poisonedAccuracy: poisoned.testAccuracy,
+      accuracyDrop: Math.min(1, Math.max(0, signedDrop)),
+      signedDrop,
+      attack: manifest.label ?? manifest.attack,
+      epsilon: manifest.epsilon,
+      seed: manifest.seed,
+      mode: manifest.mode,
+      poisonCount: labels.length,
+      victim: victim.name,
+    };
+  } finally {
+    loaded.dispose();
   }
 }

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { reevaluateT1Export } from '../../experiments/t1Runner.js';
 import type { Command } from 'commander';
 import { HemlockInputError } from '../../engine/errors.js';
 import { initBackend, describeBackend } from '../../engine/backend.js';
@@ -36,7 +39,7 @@ function victimRecipe(manifest: { victim?: Record<string, unknown>; dataset: { s
 export function registerEvaluate(program: Command): void {
   program
     .command('evaluate <dir>')
-    .description('retrain victims from scratch on an exported poisoned set and measure target success (Wilson 95% CI)')
+    .description('re-evaluate an exported poisoned set: T4 (retrain victims from scratch, target success with Wilson 95% CI) or T1 (the run\'s probe on clean ∪ poisons)')
     .option('--retrain <R>', 'number of retrainings from scratch', '4')
     .option('--seed <n>', 'seed of the victims (initialisation, data order, augmentation)', '0')
     .option('--epochs <n>', "victim training epochs (default: the manifest's victim recipe)")
@@ -44,6 +47,13 @@ export function registerEvaluate(program: Command): void {
     .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
     .option('--json', 'print {"targetSuccess","ci","trials","validationAccuracy",…} as one JSON object on the last line of stdout')
     .action(async (dir: string, f: EvaluateFlags) => {
+      if (existsSync(join(dir, 't1-manifest.json'))) {
+        // A T1 export: rebuild the frozen encoder and the probe victim of its run.
+        const r = await reevaluateT1Export(dir, { onLog: info });
+        if (f.json) printJson(r);
+        else out(`${r.attack} ε=${r.epsilon} seed ${r.seed} (${r.mode}, ${r.victim} victim): clean ${(r.cleanAccuracy * 100).toFixed(2)}% → poisoned ${(r.poisonedAccuracy * 100).toFixed(2)}% (drop ${(r.signedDrop * 100).toFixed(2)} points, ${r.poisonCount} poisons)`);
+        return;
+      }
       const retrainings = numFlag('--retrain', f.retrain, { integer: true, min: 1 })!;
       const seed = numFlag('--seed', f.seed, { integer: true, min: 0 })!;
       const set = await readPoisonedSet(dir);
