@@ -5,10 +5,10 @@ import { initBackend, describeBackend } from '../engine/backend.js';
 import { HemlockInputError } from '../engine/errors.js';
 import { Rng } from '../engine/rng.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { buildModel, isModelName, type ModelName, type ModelSpec } from '../models/registry.js';
+import { buildModel, isModelName } from '../models/registry.js';
 import type { Classifier } from '../models/classifier.js';
 import { disposeModule } from '../models/module.js';
-import { trainSupervised, type SupervisedConfig, type EpochRecord } from '../train/trainer.js';
+import { trainSupervised, type EpochRecord } from '../train/trainer.js';
 import { evaluateClassifier } from '../train/evaluate.js';
 import { auroc, detectionRates } from '../eval/metrics.js';
 import { BACKDOOR_ATTACKS, getAttack } from '../attacks/registry.js';
@@ -16,7 +16,7 @@ import { attackSuccessRate, backdoorDetails } from '../attacks/badNets.js';
 import type { AttackResult } from '../attacks/types.js';
 import { getDefense, listDefenses } from '../defenses/registry.js';
 import { galleryItem, writeRunGalleries } from '../report/images.js';
-import { flipAllowed, loadExperimentData } from './data.js';
+import { loadExperimentData, modelSpecFor, supervisedRecipeOf } from './data.js';
 import type { Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
 import { openRun } from './openRun.js';
@@ -168,21 +168,8 @@ export async function runBackdoorExperiment(exp: Experiment & { backdoor?: Backd
   try {
     log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);
     log(`data: ${exp.data.dataset} train ${train.count} × ${train.shape.slice(1).join('×')}, test ${test.count}, ${train.numClasses} classes`);
-    const spec: ModelSpec = {
-      architecture: exp.model.architecture as ModelName,
-      inputShape: [train.height, train.width, train.channels],
-      numClasses: train.numClasses,
-      head: exp.model.head,
-      options: exp.model.options,
-    };
-    const recipe: SupervisedConfig = {
-      epochs: exp.train.epochs,
-      batchSize: exp.train.batchSize,
-      optimizer: exp.train.optimizer,
-      schedule: exp.train.schedule,
-      augment: { ...exp.train.augment, flip: exp.train.augment.flip === 'auto' ? flipAllowed(exp.data.dataset) : exp.train.augment.flip },
-      seed: exp.seed,
-    };
+    const spec = modelSpecFor(exp, { train, test });
+    const recipe = supervisedRecipeOf(exp);
     /** Trains a fresh victim (same architecture, init seed and recipe) on `data`; the caller disposes it. */
     const trainVictim = async (what: string, data: ImageDataset): Promise<{ model: Classifier; history: EpochRecord[]; seconds: number }> => {
       const model = buildModel(spec, exp.seed);

@@ -5,6 +5,8 @@ import { listDatasets, loadDataset, loadDatasetFromPath, type TrainTest } from '
 import { stratifiedSplit } from '../data/splits.js';
 import type { ImageDataset } from '../data/dataset.js';
 import type { Experiment } from './schema.js';
+import type { ModelName, ModelSpec } from '../models/registry.js';
+import type { SupervisedConfig } from '../train/trainer.js';
 
 /** Datasets whose classes are unchanged by a horizontal flip, so 'auto' flipping is on. */
 const MIRROR_INVARIANT = /fashion|cifar/i;
@@ -46,5 +48,28 @@ export async function loadExperimentData(data: Experiment['data'], seed: number)
   return {
     train: limit(train, data.trainLimit, rng.fork('train'), 'data.trainLimit'),
     test: limit(test, data.testLimit, rng.fork('test'), 'data.testLimit'),
+  };
+}
+
+/** The model the spec's `model` section builds for this data (input shape and classes from the data). */
+export function modelSpecFor(exp: Experiment, data: TrainTest): ModelSpec {
+  return {
+    architecture: exp.model.architecture as ModelName,
+    inputShape: [data.train.height, data.train.width, data.train.channels],
+    numClasses: data.train.numClasses,
+    head: exp.model.head,
+    options: exp.model.options,
+  };
+}
+
+/** The spec's `train` section as a trainer config (flip 'auto' resolved for the dataset, seed = the spec's seed). */
+export function supervisedRecipeOf(exp: Experiment): SupervisedConfig {
+  return {
+    epochs: exp.train.epochs,
+    batchSize: exp.train.batchSize,
+    optimizer: exp.train.optimizer,
+    schedule: exp.train.schedule,
+    augment: { ...exp.train.augment, flip: exp.train.augment.flip === 'auto' ? flipAllowed(exp.data.dataset) : exp.train.augment.flip },
+    seed: exp.seed,
   };
 }

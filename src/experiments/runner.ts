@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { initBackend, describeBackend } from '../engine/backend.js';
-import { buildModel, type ModelName, type ModelSpec } from '../models/registry.js';
+import { buildModel } from '../models/registry.js';
 import { disposeModule } from '../models/module.js';
 import { saveModel } from '../models/io.js';
 import { trainSupervised, type StepProgress } from '../train/trainer.js';
 import { evaluateClassifier } from '../train/evaluate.js';
-import type { AugmentConfig } from '../train/augment.js';
-import { flipAllowed, loadExperimentData } from './data.js';
+import { loadExperimentData, modelSpecFor, supervisedRecipeOf } from './data.js';
 import type { Experiment } from './schema.js';
 import { runT4Experiment } from './t4Runner.js';
 import { runSslExperiment } from './sslRunner.js';
@@ -67,24 +66,14 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
   log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);
   try {
     log(`data: ${exp.data.dataset} train ${train.count} × ${train.shape.slice(1).join('×')}, test ${test.count}, ${train.numClasses} classes`);
-    const spec: ModelSpec = {
-      architecture: exp.model.architecture as ModelName,
-      inputShape: [train.height, train.width, train.channels],
-      numClasses: train.numClasses,
-      head: exp.model.head,
-      options: exp.model.options,
-    };
+    const spec = modelSpecFor(exp, { train, test });
     const model = buildModel(spec, exp.seed);
     try {
-      const augment: AugmentConfig = {
-        ...exp.train.augment,
-        flip: exp.train.augment.flip === 'auto' ? flipAllowed(exp.data.dataset) : exp.train.augment.flip,
-      };
       const t0 = performance.now();
       const result = await trainSupervised(
         model,
         train,
-        { epochs: exp.train.epochs, batchSize: exp.train.batchSize, optimizer: exp.train.optimizer, schedule: exp.train.schedule, augment, seed: exp.seed },
+        supervisedRecipeOf(exp),
         {
           ...(opts.onStep ? { onStep: opts.onStep } : {}),
           ...(exp.train.checkpoint ? { checkpointDir: join(record.dir, 'checkpoint') } : {}),

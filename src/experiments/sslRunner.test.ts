@@ -6,7 +6,8 @@ import { initBackend } from '../engine/backend.js';
 import { ImageDataset } from '../data/dataset.js';
 import { syntheticShapes } from '../testing/sslFixtures.js';
 import { validateExperiment } from './spec.js';
-import { defaultProbe, encoderCacheKey, modelSpecFor, pretrainCached, resolveSslConfig, type ExperimentWithPretrain } from './sslRunner.js';
+import { modelSpecFor } from './data.js';
+import { defaultProbe, encoderCacheKey, pretrainCached, resolveSslConfig, type ExperimentWithPretrain } from './sslRunner.js';
 import { encoderHash } from './encoderCache.js';
 
 const BACKEND = process.env.HEMLOCK_TEST_BACKEND ?? 'wasm';

@@ -17,7 +17,7 @@ import { fineTune, imagesSha256, linearProbe, type ProbeResult } from '../train/
 import { pretrainSsl, SSL_TRAINER_VERSION, type SslEpochRecord, type UnlabeledImages } from '../train/ssl/pretrain.js';
 import type { Encoder, SslConfig } from '../train/ssl/types.js';
 import { canonicalJson } from './records.js';
-import { flipAllowed, loadExperimentData } from './data.js';
+import { flipAllowed, loadExperimentData, modelSpecFor } from './data.js';
 import { defaultCacheDir, EncoderCache, encoderHash, ENCODER_CACHE_FORMAT, type EncoderCacheKey } from './encoderCache.js';
 import { ProbeSchema, type Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
@@ -75,16 +75,6 @@ function subsetLimit(ds: ImageDataset, n: number, rng: Rng): ImageDataset {
   if (n < ds.numClasses) return ds.subset(rng.sample(ds.count, n));
   const [keep] = stratifiedSplit(ds.labels, { counts: [n, ds.count - n] }, rng);
   return ds.subset(keep!);
-}
-
-export function modelSpecFor(exp: Experiment, data: TrainTest): ModelSpec {
-  return {
-    architecture: exp.model.architecture as ModelName,
-    inputShape: [data.train.height, data.train.width, data.train.channels],
-    numClasses: data.train.numClasses,
-    head: exp.model.head,
-    options: exp.model.options,
-  };
 }
 
 /** The cache key of the encoder `exp` pre-trains (on `images`). */

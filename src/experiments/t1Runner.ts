@@ -22,9 +22,9 @@ import { extractFeatures, featureSet, featuresOf, rememberFeatures, type Feature
 import { concatFeatures, headAccuracy, predictHead, trainLinearProbe, type HeadWeights, type ProbeResult } from '../attacks/t1/linearProbe.js';
 import { exportT1Poisons } from '../attacks/t1/export.js';
 import { canonicalJson } from './records.js';
-import { flipAllowed, loadExperimentData } from './data.js';
+import { flipAllowed, loadExperimentData, modelSpecFor } from './data.js';
 import { defaultCacheDir, EncoderCache, encoderHash, ENCODER_CACHE_FORMAT, type EncoderCacheKey } from './encoderCache.js';
-import { loadEncoder, modelSpecFor, pretrainCached, type LoadedEncoder } from './sslRunner.js';
+import { loadEncoder, pretrainCached, type LoadedEncoder } from './sslRunner.js';
 import type { Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
 import { openRun } from './openRun.js';

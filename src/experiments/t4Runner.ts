@@ -7,15 +7,14 @@ import { Rng } from '../engine/rng.js';
 import { sha256, writeJsonAtomic } from '../engine/files.js';
 import { readNpy, writeNpy } from '../data/npy.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { isModelName, type ModelName, type ModelSpec } from '../models/registry.js';
+import { isModelName } from '../models/registry.js';
 import { getAttack } from '../attacks/registry.js';
 import { claimFile } from '../attacks/brewingModel.js';
 import type { AttackSection } from '../attacks/section.js';
 import { applyPoisons, craftRandomNoise, craftWitchesBrew, parseWitchesBrewConfig, RandomNoiseConfigSchema } from '../attacks/witchesBrew.js';
 import type { AttackResult } from '../attacks/types.js';
 import { retrainVictims, summarizeTrials, type VictimSummary, type VictimTrial } from '../eval/victimRetraining.js';
-import type { SupervisedConfig } from '../train/trainer.js';
-import { flipAllowed, loadExperimentData } from './data.js';
+import { loadExperimentData, modelSpecFor, supervisedRecipeOf } from './data.js';
 import type { Experiment } from './schema.js';
 import type { RunOptions, RunResult, TrainMetrics } from './runner.js';
 import { openRun } from './openRun.js';
@@ -126,20 +125,9 @@ export async function runT4Experiment(exp: Experiment & { attack?: AttackSection
   try {
     log(`${describeBackend(backend)}; run ${record.manifest.runId}${resumed ? ' (resuming)' : ''}`);
     log(`data: ${exp.data.dataset} train ${train.count} × ${train.shape.slice(1).join('×')}, test ${test.count}, ${train.numClasses} classes`);
-    const spec: ModelSpec = {
-      architecture: exp.model.architecture as ModelName,
-      inputShape: [train.height, train.width, train.channels],
-      numClasses: train.numClasses,
-      head: exp.model.head,
-      options: exp.model.options,
-    };
-    const recipe: Omit<SupervisedConfig, 'seed'> = {
-      epochs: exp.train.epochs,
-      batchSize: exp.train.batchSize,
-      optimizer: exp.train.optimizer,
-      schedule: exp.train.schedule,
-      augment: { ...exp.train.augment, flip: exp.train.augment.flip === 'auto' ? flipAllowed(exp.data.dataset) : exp.train.augment.flip },
-    };
+    const spec = modelSpecFor(exp, { train, test });
+    // Each victim and brewing model gets its own seed.
+    const { seed: _seed, ...recipe } = supervisedRecipeOf(exp);
     const { evaluation } = section;
     const setupDir = (s: number) => join(record.artifactsDir, `setup-${String(s).padStart(2, '0')}`);
     const baselineWanted = evaluation.baseline === 'none' ? 0 : (evaluation.baselineRetrainings ?? evaluation.retrainings);
