@@ -7,6 +7,7 @@ import { trimIdleWorkers, withWasmThreads } from './wasm/threads.js';
 import { HemlockInputError } from './errors.js';
 import { registerWasmKernels } from './kernels/index.js';
 import { registerGradients } from './gradients/index.js';
+import { loadNative, nativeActive } from './native/loader.js';
 
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -22,6 +23,12 @@ export interface BackendInfo {
   wasmThreads?: number;
   /** Set when threads were wanted but the threaded build failed: the reason. */
   wasmThreadsFallback?: string;
+  /**
+   * hemlock's native kernels (src/engine/native/): when active, the ISA they
+   * were compiled for and their pool's thread count; else why not (not built,
+   * HEMLOCK_NATIVE=0, or the load error). wasm backend only.
+   */
+  native?: { active: true; isa: string; threads: number } | { active: false; reason: string; failed: boolean };
 }
 
 const require = createRequire(import.meta.url);
@@ -148,6 +155,7 @@ export async function initBackend(requested?: string): Promise<BackendInfo> {
               wasmSimd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
               wasmThreads: getThreadsCount(),
               ...(wasmThreadsFallback ? { wasmThreadsFallback } : {}),
+              native: nativeInfo(),
             }
           : {}),
       };
@@ -163,15 +171,31 @@ export async function initBackend(requested?: string): Promise<BackendInfo> {
   throw new Error(`no tensor backend could start: ${JSON.stringify(tried)}`);
 }
 
+function nativeInfo(): NonNullable<BackendInfo['native']> {
+  const s = loadNative();
+  if (s.loaded && nativeActive()) return { active: true, isa: s.isa ?? '?', threads: s.threads ?? 1 };
+  return { active: false, reason: s.loaded ? 'disabled at run time' : (s.reason ?? 'unknown'), failed: s.failed === true };
+}
+
 export function currentBackend(): BackendInfo {
   if (!current) throw new Error('initBackend() has not been called');
   return current;
 }
 
-/** One line for logs: "backend: wasm (simd, 1 thread)". */
+/**
+ * One line for logs: "backend: wasm (simd, 2 threads, native avx512 kernels)".
+ * A native addon that exists but failed to load is reported with its reason;
+ * one that was not built or is disabled (HEMLOCK_NATIVE=0) is not mentioned.
+ */
 export function describeBackend(info: BackendInfo): string {
   if (info.name !== 'wasm') return `backend: ${info.name}`;
-  const threads = `${info.wasmThreads} thread${info.wasmThreads === 1 ? '' : 's'}`;
+  const plural = (n: number | undefined) => `${n} thread${n === 1 ? '' : 's'}`;
+  const threads = plural(info.wasmThreads);
+  const n = info.native;
+  const native = n?.active
+    ? `, native ${n.isa} kernels${n.threads === info.wasmThreads ? '' : ` on ${plural(n.threads)}`}`
+    : '';
   const why = info.wasmThreadsFallback ? `; threaded build unavailable: ${info.wasmThreadsFallback}` : '';
-  return `backend: wasm (${info.wasmSimd ? 'simd' : 'no simd'}, ${threads}${why})`;
+  const nativeWhy = n && !n.active && n.failed ? `; native kernels unavailable: ${n.reason}` : '';
+  return `backend: wasm (${info.wasmSimd ? 'simd' : 'no simd'}, ${threads}${native}${why}${nativeWhy})`;
 }

@@ -37,6 +37,7 @@
  */
 import { tf } from '../tf.js';
 import { runAsKernel } from './kernelUtil.js';
+import { nativeBatchMatMul } from '../native/kernels.js';
 
 export const BATCH_MAT_MUL = 'BatchMatMul';
 
@@ -74,6 +75,11 @@ export function matMulViaPlain(a: tf.Tensor2D, b: tf.Tensor2D, tA: boolean, tB: 
 }
 
 export const batchMatMulWasm: tf.KernelFunc = (args) => {
+  // The native addon (src/engine/native/), when built and enabled, does every
+  // float32 case (any transposes, batched) with AVX-512/AVX2; what follows is
+  // the fallback.
+  const native = nativeBatchMatMul(args);
+  if (native) return native;
   const { inputs, backend, attrs } = args;
   const { a, b } = inputs;
   const { transposeA, transposeB } = attrs as unknown as Attrs;

@@ -23,6 +23,7 @@
  */
 import { tf } from '../tf.js';
 import { asWasmBackend } from './wasmHeap.js';
+import { nativeCompare } from '../native/kernels.js';
 
 type Cmp = (a: number, b: number) => boolean;
 
@@ -107,6 +108,10 @@ function makeWrapper(name: string, cmp: Cmp): tf.KernelFunc {
     const base = builtins[name];
     if (!base) throw new Error(`${name}: the wasm backend has no built-in kernel to wrap`);
     if (a == null || b == null || a.dtype !== b.dtype || a.dtype === 'string' || a.dtype === 'complex64') return base.kernelFunc(args);
+    // float32 of any shapes on the native addon when loaded (~0.3 ms for
+    // W4's [60000,10] vs [60000,1] against ~2.5 ms for the loop below).
+    const native = nativeCompare(name, a, b, backend);
+    if (native) return native;
     const aSize = tf.util.sizeFromShape(a.shape);
     const bSize = tf.util.sizeFromShape(b.shape);
     if (sameShape(a.shape, b.shape) || aSize === 1 || bSize === 1) return base.kernelFunc(args);

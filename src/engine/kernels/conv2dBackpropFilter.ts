@@ -34,6 +34,7 @@
  */
 import { tf } from '../tf.js';
 import { assertNHWC, explicitPads, pair, runAsKernel, sliceHW, window1d } from './kernelUtil.js';
+import { nativeConv2DBackpropFilter } from '../native/kernels.js';
 
 export const CONV2D_BACKPROP_FILTER = 'Conv2DBackpropFilter';
 
@@ -94,7 +95,11 @@ export function conv2dBackpropFilterOps(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: 
   return tf.transpose(tf.reshape(m, [c, kh, kw, cout]), [1, 2, 0, 3]);
 }
 
-export const conv2DBackpropFilterWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+export const conv2DBackpropFilterWasm: tf.KernelFunc = (args) => {
+  // Native addon first (src/engine/native/); this file's method is the fallback.
+  const native = nativeConv2DBackpropFilter(args);
+  if (native) return native;
+  const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   if (x == null || dy == null) throw new Error('Conv2DBackpropFilter: inputs x and dy are required');
   const a = attrs as unknown as Attrs;

@@ -59,6 +59,7 @@
  */
 import { tf } from '../tf.js';
 import { assertNHWC, explicitPads, pair, runAsKernel, sliceHW, window1d } from './kernelUtil.js';
+import { nativeConv2DBackpropInput } from '../native/kernels.js';
 
 export const CONV2D_BACKPROP_INPUT = 'Conv2DBackpropInput';
 
@@ -148,7 +149,11 @@ export function conv2dBackpropInputOps(dy: tf.Tensor4D, filter: tf.Tensor4D, att
   return tf.slice(full, [0, ph.crop, pw.crop, 0], [n, h, w, c]);
 }
 
-export const conv2DBackpropInputWasm: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+export const conv2DBackpropInputWasm: tf.KernelFunc = (args) => {
+  // Native addon first (src/engine/native/); this file's method is the fallback.
+  const native = nativeConv2DBackpropInput(args);
+  if (native) return native;
+  const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
   if (dy == null || filter == null) throw new Error('Conv2DBackpropInput: inputs dy and filter are required');
   const a = attrs as unknown as Attrs;

@@ -4,6 +4,8 @@ import { registerBatchMatMulWasm } from './batchMatMul.js';
 import { registerSumWasm } from './sum.js';
 import { registerCompareBroadcastWasm } from './compareBroadcast.js';
 import { registerIdentityWasm } from './identity.js';
+import { registerConv2DNativeWasm, registerEltwiseNativeWasm } from '../native/kernels.js';
+import { loadNative } from '../native/loader.js';
 
 /**
  * Registers hemlock's own kernels on the wasm backend: `Conv2DBackpropFilter`
@@ -15,6 +17,12 @@ import { registerIdentityWasm } from './identity.js';
  * calling it again changes nothing. Safe to call before the wasm backend is
  * initialised (kernels are looked up by name when an op runs; the wrappers
  * carry the built-ins' setup functions).
+ *
+ * Native kernels (src/engine/native/, optional C++ addon): loaded here once;
+ * when present and not disabled by HEMLOCK_NATIVE=0, BatchMatMul, Conv2D,
+ * Conv2DBackpropInput and Conv2DBackpropFilter run on it, and the kernels
+ * above are their fallback; so do Exp, Add, Sub, Multiply and last-axis
+ * Sum (the built-ins are the fallback).
  */
 export function registerWasmKernels(): void {
   registerConv2DBackpropFilterWasm();
@@ -24,4 +32,7 @@ export function registerWasmKernels(): void {
   registerSumWasm();
   registerCompareBroadcastWasm();
   registerIdentityWasm();
+  loadNative();
+  registerConv2DNativeWasm();
+  registerEltwiseNativeWasm();
 }

@@ -20,6 +20,7 @@
  */
 import { tf } from '../tf.js';
 import { asWasmBackend } from './wasmHeap.js';
+import { nativeReduce } from '../native/kernels.js';
 
 export const SUM = 'Sum';
 
@@ -46,6 +47,11 @@ export const sumWasm: tf.KernelFunc = (args) => {
   const { axis, keepDims } = attrs as unknown as Attrs;
   const rank = x.shape.length;
   const axes = tf.util.parseAxisParam(axis, x.shape);
+  // Native addon first (contiguous axis ranges, incl. this file's leading
+  // case at ~0.3 ms instead of ~1.5 ms for W4's [60000,10] -> [10]); the JS
+  // loop below is its fallback.
+  const native = nativeReduce('sum', x, axes, keepDims, backend);
+  if (native) return native;
   if (!isLeadingReduction(axes, rank)) return base.kernelFunc(args);
   const c = x.shape[rank - 1]!;
   const size = tf.util.sizeFromShape(x.shape);

@@ -1,0 +1,377 @@
+/**
+ * The native kernels against the cpu backend (float32 reference): BatchMatMul
+ * (all transpose combinations, rank 2/3/4, batched and broadcast), Conv2D,
+ * Conv2DBackpropInput, Conv2DBackpropFilter (odd sizes, batch 1, strides
+ * 1/2/3, same/valid/numeric/explicit pads, dilation for the forward conv), on
+ * 1 and 2 pool threads (the 2-thread runs exercise the M, N and K splits of
+ * the GEMM and the per-image split of dx); gradients of a small conv net; no
+ * tensor leaks. Skipped when the addon is not built or HEMLOCK_NATIVE=0; the
+ * status test always runs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tf } from '../tf.js';
+import { describeBackend, initBackend } from '../backend.js';
+import { Rng } from '../rng.js';
+import { loadNative, setNativeEnabled, setNativeThreads, wantedNativeThreads } from './loader.js';
+import { nativeCalls } from './kernels.js';
+
+const status = loadNative();
+const native = status.loaded;
+
+function randn(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  expect(den).toBeGreaterThan(0); // a zero reference would make the check vacuous
+  return num / den;
+}
+
+/** Runs f on cpu, then on wasm; returns both flattened results and how many native calls the wasm run made. */
+async function both(f: () => Float32Array, kernel: keyof typeof nativeCalls): Promise<{ want: Float32Array; got: Float32Array; calls: number }> {
+  await tf.setBackend('cpu');
+  const want = f();
+  await tf.setBackend('wasm');
+  const before = nativeCalls[kernel];
+  const got = f();
+  return { want, got, calls: nativeCalls[kernel] - before };
+}
+
+describe('native kernel status', () => {
+  it('is reported in the backend info and the backend line', async () => {
+    const info = await initBackend('wasm');
+    expect(info.native).toBeDefined();
+    expect(info.native!.active).toBe(native);
+    if (info.native!.active) {
+      expect(['avx512', 'avx2', 'generic']).toContain(info.native!.isa);
+      expect(info.native!.threads).toBe(wantedNativeThreads());
+      expect(describeBackend(info)).toMatch(new RegExp(`native ${info.native!.isa} kernels`));
+    } else {
+      expect(info.native!.reason.length).toBeGreaterThan(0);
+      expect(describeBackend(info)).not.toMatch(/native \w+ kernels/);
+    }
+  });
+
+  it('HEMLOCK_NATIVE=0 disables the addon without an error (fresh process, compiled loader)', () => {
+    const loader = fileURLToPath(new URL('../../../dist/engine/native/loader.js', import.meta.url));
+    if (!existsSync(loader)) return; // dist/ is built by the suite's global setup
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', `import('${loader}').then((m) => console.log(JSON.stringify([m.loadNative(), m.nativeActive()])))`],
+      { env: { ...process.env, HEMLOCK_NATIVE: '0' }, encoding: 'utf8' },
+    );
+    const [s, active] = JSON.parse(out.trim()) as [{ loaded: boolean; reason: string }, boolean];
+    expect(s.loaded).toBe(false);
+    expect(s.reason).toMatch(/HEMLOCK_NATIVE=0/);
+    expect(active).toBe(false);
+  });
+});
+
+// [M, K, N]: 1-sized dims, odd sizes, N < NR (the transposed-problem path),
+// K > KC = 256 (several K blocks), M > MC (several M blocks), and shapes large
+// enough for the parallel splits of M, N and K on 2 threads.
+const MM_SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 7, 5],
+  [7, 1, 9],
+  [5, 9, 1],
+  [13, 17, 11],
+  [33, 65, 3],
+  [3, 300, 40],
+  [200, 9, 31],
+  [171, 300, 70],
+  [300, 64, 300],
+  [20, 3000, 40],
+  [40, 70, 200],
+];
+
+function matmulRun(aShape: number[], bShape: number[], av: Float32Array, bv: Float32Array, tA: boolean, tB: boolean) {
+  return () =>
+    tf.tidy(() => {
+      const out = tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), tA, tB);
+      return out.dataSync() as Float32Array;
+    });
+}
+
+for (const threads of [1, 2]) {
+  describe.skipIf(!native)(`native kernels, ${threads} thread${threads > 1 ? 's' : ''}`, () => {
+    beforeAll(async () => {
+      await initBackend('wasm');
+      setNativeEnabled(true);
+      setNativeThreads(threads);
+    });
+    afterAll(() => {
+      setNativeThreads(wantedNativeThreads());
+    });
+
+    for (const [i, [m, k, n]] of MM_SHAPES.entries()) {
+      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        it(`BatchMatMul M=${m} K=${k} N=${n} tA=${tA} tB=${tB}`, async () => {
+          const rng = new Rng(`nbmm-${i}-${tA}-${tB}`);
+          const a2 = tA ? [k, m] : [m, k];
+          const b2 = tB ? [n, k] : [k, n];
+          const av = randn(rng, m * k);
+          const bv = randn(rng, k * n);
+          const r2 = await both(matmulRun(a2, b2, av, bv, tA, tB), 'BatchMatMul');
+          expect(r2.calls).toBe(1);
+          expect(relErr(r2.got, r2.want)).toBeLessThan(1e-4);
+          // Rank 3 with batch 1.
+          const r3 = await both(matmulRun([1, ...a2], [1, ...b2], av, bv, tA, tB), 'BatchMatMul');
+          expect(r3.calls).toBe(1);
+          expect(relErr(r3.got, r3.want)).toBeLessThan(1e-4);
+        });
+      }
+    }
+
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      it(`batched BatchMatMul (batch 3, rank 3 and 4, broadcast operands) tA=${tA} tB=${tB}`, async () => {
+        const rng = new Rng(`nbmm-batched-${tA}-${tB}`);
+        const [m, k, n] = [5, 37, 6];
+        const a2 = tA ? [k, m] : [m, k];
+        const b2 = tB ? [n, k] : [k, n];
+        const cases: [number[], number[]][] = [
+          [[3, ...a2], [3, ...b2]],
+          [[1, ...a2], [3, ...b2]],
+          [[3, ...a2], [1, ...b2]],
+          [[3, ...a2], b2],
+          [[2, 3, ...a2], [2, 3, ...b2]],
+          [[64, ...a2], [64, ...b2]], // batch >= threads: one product per task
+        ];
+        for (const [as, bs] of cases) {
+          const av = randn(rng, as.reduce((p, q) => p * q, 1));
+          const bv = randn(rng, bs.reduce((p, q) => p * q, 1));
+          const r = await both(matmulRun(as, bs, av, bv, tA, tB), 'BatchMatMul');
+          expect(r.calls).toBe(1);
+          expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
+        }
+      });
+    }
+
+    it('BatchMatMul gradients of a dense layer equal cpu and leak nothing', async () => {
+      const rng = new Rng('nbmm-grad');
+      const xv = randn(rng, 9 * 7);
+      const wv = randn(rng, 7 * 5);
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor2d(xv, [9, 7]);
+          const w = tf.tensor2d(wv, [7, 5]);
+          const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))))([x, w]);
+          return new Float32Array([...gx!.dataSync(), ...gw!.dataSync()]);
+        });
+      const r = await both(run, 'BatchMatMul');
+      expect(r.calls).toBe(3); // forward, dx = dy.w^T, dw = x^T.dy
+      expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
+      const before = tf.memory().numTensors;
+      const ids = tf.backend().numDataIds();
+      for (let i = 0; i < 20; i++) run();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(tf.backend().numDataIds()).toBe(ids);
+    });
+
+    type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+    interface ConvCase {
+      x: [number, number, number, number];
+      k: [number, number];
+      cout: number;
+      s: number | [number, number];
+      pad: Pad;
+      d?: number | [number, number];
+      round?: 'floor' | 'round' | 'ceil';
+    }
+    const CONV_CASES: ConvCase[] = [
+      { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 1, pad: 'same' },
+      { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: 'same' },
+      { x: [1, 7, 9, 1], k: [5, 5], cout: 3, s: 2, pad: 'valid' },
+      { x: [1, 7, 9, 5], k: [1, 1], cout: 1, s: 2, pad: 'same' },
+      { x: [3, 8, 8, 1], k: [1, 1], cout: 5, s: 1, pad: 'valid' },
+      { x: [1, 9, 7, 3], k: [5, 5], cout: 5, s: 1, pad: 'same' },
+      { x: [2, 7, 9, 5], k: [3, 3], cout: 3, s: 2, pad: 'valid' },
+      { x: [1, 7, 9, 3], k: [3, 5], cout: 3, s: [1, 2], pad: 'same' },
+      { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: 1 },
+      { x: [1, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: [[0, 0], [1, 2], [0, 3], [0, 0]] },
+      { x: [1, 5, 5, 2], k: [3, 3], cout: 2, s: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] },
+      { x: [1, 8, 8, 2], k: [3, 3], cout: 3, s: 2, pad: 0, round: 'ceil' },
+      { x: [1, 6, 7, 2], k: [3, 3], cout: 3, s: 3, pad: 'same' },
+      { x: [3, 28, 28, 1], k: [3, 3], cout: 32, s: 1, pad: 'same' },
+      { x: [3, 28, 28, 32], k: [3, 3], cout: 64, s: 2, pad: 'same' },
+      { x: [3, 14, 14, 64], k: [3, 3], cout: 128, s: 2, pad: 'same' },
+      { x: [2, 9, 11, 20], k: [3, 3], cout: 37, s: 1, pad: 'valid' },
+    ];
+    const name = (c: ConvCase) =>
+      `x ${c.x.join('x')} k ${c.k.join('x')} cout ${c.cout} s ${c.s} pad ${JSON.stringify(c.pad)}${c.d ? ` d ${c.d}` : ''}${c.round ? ' ' + c.round : ''}`;
+    const outShape = (c: ConvCase): [number, number, number, number] => {
+      const info = tf.backend_util.computeConv2DInfo(c.x, [c.k[0], c.k[1], c.x[3], c.cout], c.s, c.d ?? 1, c.pad, c.round);
+      return [c.x[0], info.outHeight, info.outWidth, c.cout];
+    };
+    const count = (s: number[]) => s.reduce((p, q) => p * q, 1);
+
+    const FORWARD_CASES: ConvCase[] = [
+      ...CONV_CASES,
+      { x: [2, 9, 11, 3], k: [3, 3], cout: 4, s: 1, pad: 'same', d: 2 },
+      { x: [1, 12, 10, 2], k: [3, 2], cout: 3, s: 1, pad: 'valid', d: [2, 3] },
+    ];
+    for (const [i, c] of FORWARD_CASES.entries()) {
+      it(`Conv2D ${name(c)}`, async () => {
+        const rng = new Rng(`nconv-${i}`);
+        const xv = randn(rng, count(c.x));
+        const wv = randn(rng, c.k[0] * c.k[1] * c.x[3] * c.cout);
+        const run = () =>
+          tf.tidy(() => {
+            const y = tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.cout]), c.s, c.pad as 'same', 'NHWC', c.d ?? 1, c.round);
+            expect(y.shape).toEqual(outShape(c));
+            return y.dataSync() as Float32Array;
+          });
+        const r = await both(run, 'Conv2D');
+        expect(r.calls).toBe(1);
+        expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
+      });
+    }
+
+    for (const [i, c] of CONV_CASES.entries()) {
+      it(`Conv2DBackpropInput ${name(c)}`, async () => {
+        const rng = new Rng(`nbpi-${i}`);
+        const dyv = randn(rng, count(outShape(c)));
+        const wv = randn(rng, c.k[0] * c.k[1] * c.x[3] * c.cout);
+        const run = () =>
+          tf.tidy(() => {
+            const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dyv, outShape(c)), filter: tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.cout]) }, {
+              strides: c.s,
+              pad: c.pad,
+              dataFormat: 'NHWC',
+              dimRoundingMode: c.round,
+              inputShape: c.x,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor;
+            expect(dx.shape).toEqual(c.x);
+            return dx.dataSync() as Float32Array;
+          });
+        const r = await both(run, 'Conv2DBackpropInput');
+        expect(r.calls).toBe(1);
+        expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
+      });
+
+      it(`Conv2DBackpropFilter ${name(c)}`, async () => {
+        const rng = new Rng(`nbpf-${i}`);
+        const xv = randn(rng, count(c.x));
+        const dyv = randn(rng, count(outShape(c)));
+        const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.cout];
+        const run = () =>
+          tf.tidy(() => {
+            const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(xv, c.x), dy: tf.tensor4d(dyv, outShape(c)) }, {
+              strides: c.s,
+              pad: c.pad,
+              dataFormat: 'NHWC',
+              dimRoundingMode: c.round,
+              filterShape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor;
+            expect(dw.shape).toEqual(filterShape);
+            return dw.dataSync() as Float32Array;
+          });
+        const r = await both(run, 'Conv2DBackpropFilter');
+        expect(r.calls).toBe(1);
+        expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
+      });
+    }
+
+    it('gradients of a small conv net (conv s1 + bias + relu, conv s2 + relu, pool, dense) equal cpu', async () => {
+      const rng = new Rng('nnet-grad');
+      const xv = randn(rng, 2 * 9 * 8 * 2);
+      const w1 = randn(rng, 3 * 3 * 2 * 4).map((v) => v * 0.5);
+      const b1 = randn(rng, 4).map((v) => v * 0.1);
+      const w2 = randn(rng, 3 * 3 * 4 * 6).map((v) => v * 0.3);
+      const wd = randn(rng, 6 * 3);
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(xv, [2, 9, 8, 2]);
+          const params = [tf.tensor4d(w1, [3, 3, 2, 4]), tf.tensor1d(b1), tf.tensor4d(w2, [3, 3, 4, 6]), tf.tensor2d(wd, [6, 3])];
+          const loss = (xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => {
+            const h1 = tf.relu(tf.add(tf.conv2d(xx as tf.Tensor4D, a as tf.Tensor4D, 1, 'same'), b));
+            const h2 = tf.relu(tf.conv2d(h1 as tf.Tensor4D, c as tf.Tensor4D, 2, 'same'));
+            return tf.sum(tf.square(tf.matMul(tf.mean(h2, [1, 2]) as tf.Tensor2D, d as tf.Tensor2D)));
+          };
+          const gs = tf.grads(loss)([x, ...params]);
+          return new Float32Array(gs.flatMap((g) => [...g.dataSync()]));
+        });
+      await tf.setBackend('cpu');
+      const want = run();
+      await tf.setBackend('wasm');
+      const before = { ...nativeCalls };
+      const got = run();
+      expect(nativeCalls.Conv2D - before.Conv2D).toBe(2);
+      expect(nativeCalls.Conv2DBackpropInput - before.Conv2DBackpropInput).toBe(2); // dx of both convs (x is an input)
+      expect(nativeCalls.Conv2DBackpropFilter - before.Conv2DBackpropFilter).toBe(2);
+      expect(relErr(got, want)).toBeLessThan(1e-4);
+    });
+
+    it('leaks no tensors or heap buffers over repeated calls of every kernel', async () => {
+      await tf.setBackend('wasm');
+      const x = tf.randomNormal([2, 9, 7, 3], 0, 1, 'float32', 1);
+      const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2);
+      const dy = tf.randomNormal([2, 5, 4, 4], 0, 1, 'float32', 3);
+      const a = tf.randomNormal([3, 20, 30], 0, 1, 'float32', 4);
+      const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC' };
+      const once = () => {
+        tf.dispose([
+          tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
+          tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: [2, 9, 7, 3] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, 3, 4] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          tf.matMul(a, a, true, false),
+        ]);
+      };
+      once();
+      const before = tf.memory();
+      const ids = tf.backend().numDataIds();
+      for (let i = 0; i < 30; i++) once();
+      const after = tf.memory();
+      expect(after.numTensors).toBe(before.numTensors);
+      expect(after.numBytes).toBe(before.numBytes);
+      expect(tf.backend().numDataIds()).toBe(ids);
+      tf.dispose([x, w, dy, a]);
+    });
+
+    it('falls back to the wasm kernels when disabled at run time, with the same results', async () => {
+      await tf.setBackend('wasm');
+      const rng = new Rng('nfallback');
+      const xv = randn(rng, 2 * 7 * 9 * 3);
+      const wv = randn(rng, 3 * 3 * 3 * 5);
+      const run = () =>
+        tf.tidy(() => {
+          const g = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'))));
+          const [gx, gw] = g([tf.tensor4d(xv, [2, 7, 9, 3]), tf.tensor4d(wv, [3, 3, 3, 5])]);
+          return new Float32Array([...gx!.dataSync(), ...gw!.dataSync()]);
+        });
+      const on = run();
+      setNativeEnabled(false);
+      try {
+        const before = { ...nativeCalls };
+        const off = run();
+        expect(nativeCalls).toEqual(before);
+        expect(relErr(on, off)).toBeLessThan(1e-4);
+      } finally {
+        setNativeEnabled(true);
+      }
+    });
+
+    it('rejects wrong-sized arrays in the addon instead of writing past them', () => {
+      // The addon itself (require caches the module loader.ts loaded).
+      const addon = createRequire(import.meta.url)(status.path) as { matmul: (...a: unknown[]) => void; conv2d: (...a: unknown[]) => void };
+      const small = new Float32Array(3);
+      expect(() => addon.matmul(small, small, small, 1, 2, 2, 2, false, false, 0, 0)).toThrow(/elements/);
+      expect(() => addon.conv2d(small, small, small, [1, 2, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0])).toThrow(/elements/);
+      expect(() => addon.matmul([1, 2], small, small, 1, 1, 1, 1, false, false, 0, 0)).toThrow(/Float32Array/);
+    });
+  });
+}
