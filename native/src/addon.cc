@@ -27,24 +27,37 @@ void check(napi_env env, napi_status s, const char* what) {
   if (s != napi_ok) throw JsError{std::string("napi call failed: ") + what};
 }
 
-struct F32 {
-  float* data;
+// A typed array of element type T, checked to be of kind Kind and attached.
+template <typename T>
+struct Typed {
+  T* data;
   size_t length;
 };
+using F32 = Typed<float>;
+using U8 = Typed<unsigned char>;
 
-F32 f32(napi_env env, napi_value v, const char* name) {
+template <typename T, napi_typedarray_type Kind>
+Typed<T> typed(napi_env env, napi_value v, const char* name, const char* expected) {
   bool is_ta = false;
   check(env, napi_is_typedarray(env, v, &is_ta), "is_typedarray");
-  if (!is_ta) throw JsError{std::string(name) + ": expected a Float32Array"};
+  if (!is_ta) throw JsError{std::string(name) + ": expected a " + expected};
   napi_typedarray_type type;
   size_t length = 0;
   void* data = nullptr;
   napi_value ab;
   size_t offset = 0;
   check(env, napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset), "get_typedarray_info");
-  if (type != napi_float32_array) throw JsError{std::string(name) + ": expected a Float32Array"};
+  if (type != Kind) throw JsError{std::string(name) + ": expected a " + expected};
   if (length > 0 && data == nullptr) throw JsError{std::string(name) + ": detached buffer"};
-  return {static_cast<float*>(data), length};
+  return {static_cast<T*>(data), length};
+}
+
+F32 f32(napi_env env, napi_value v, const char* name) {
+  return typed<float, napi_float32_array>(env, v, name, "Float32Array");
+}
+
+U8 u8(napi_env env, napi_value v, const char* name) {
+  return typed<unsigned char, napi_uint8_array>(env, v, name, "Uint8Array");
 }
 
 long integer(napi_env env, napi_value v, const char* name) {
@@ -140,20 +153,68 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   });
 }
 
-// dims: [N,H,W,C, KH,KW,CO, OH,OW, sh,sw, dh,dw, pt,pl]
-ConvDims dims(napi_env env, napi_value v) {
+// The length of a JavaScript array; not_array is the message when v is not one.
+uint32_t array_length(napi_env env, napi_value v, const std::string& not_array) {
   bool is_array = false;
   check(env, napi_is_array(env, v, &is_array), "is_array");
-  if (!is_array) throw JsError{"dims: expected an array of 15 integers"};
+  if (!is_array) throw JsError{not_array};
   uint32_t len = 0;
   check(env, napi_get_array_length(env, v, &len), "array_length");
-  if (len != 15) throw JsError{"dims: expected 15 integers, got " + std::to_string(len)};
-  long x[15];
-  for (uint32_t i = 0; i < 15; i++) {
+  return len;
+}
+
+// Elements 0..len-1 of a JavaScript array as integers (name: for the error message).
+std::vector<long> integers(napi_env env, napi_value v, uint32_t len, const char* name) {
+  std::vector<long> out(len);
+  for (uint32_t i = 0; i < len; i++) {
     napi_value e;
     check(env, napi_get_element(env, v, i, &e), "get_element");
-    x[i] = integer(env, e, "dims[i]");
+    out[i] = integer(env, e, name);
   }
+  return out;
+}
+
+std::vector<long> longs(napi_env env, napi_value v, const char* name) {
+  return integers(env, v, array_length(env, v, std::string(name) + ": expected an array of integers"), name);
+}
+
+// The op code of an entry point, checked to be 0..max.
+long op_code(napi_env env, napi_value v, const char* what, long max) {
+  const long op = integer(env, v, "op");
+  if (op < 0 || op > max) throw JsError{std::string(what) + ": unknown op " + std::to_string(op)};
+  return op;
+}
+
+// The (shape, stridesA, stridesB) arguments of binary/compare at argv[4..6],
+// checked, with the element count and the last offsets read in a and b.
+struct Broadcast {
+  std::vector<long> shape, sa, sb;
+  long total = 1, lastA = 0, lastB = 0;
+  int rank() const { return static_cast<int>(shape.size()); }
+};
+
+// unit_inner: the innermost strides must be 0 or 1 (binary's vector loop).
+Broadcast broadcast(napi_env env, const napi_value* argv, const char* what, bool unit_inner) {
+  Broadcast b{longs(env, argv[4], "shape"), longs(env, argv[5], "stridesA"), longs(env, argv[6], "stridesB")};
+  const size_t rank = b.shape.size();
+  if (rank < 1 || rank > 8 || b.sa.size() != rank || b.sb.size() != rank)
+    throw JsError{std::string(what) + ": shape and strides must have the same length, 1..8"};
+  if (unit_inner && ((b.sa[rank - 1] != 0 && b.sa[rank - 1] != 1) || (b.sb[rank - 1] != 0 && b.sb[rank - 1] != 1)))
+    throw JsError{std::string(what) + ": innermost strides must be 0 or 1"};
+  for (size_t d = 0; d < rank; d++) {
+    if (b.shape[d] < 0 || b.sa[d] < 0 || b.sb[d] < 0) throw JsError{std::string(what) + ": negative size or stride"};
+    b.total *= b.shape[d];
+    b.lastA += (b.shape[d] - 1) * b.sa[d];
+    b.lastB += (b.shape[d] - 1) * b.sb[d];
+  }
+  return b;
+}
+
+// dims: [N,H,W,C, KH,KW,CO, OH,OW, sh,sw, dh,dw, pt,pl]
+ConvDims dims(napi_env env, napi_value v) {
+  const uint32_t len = array_length(env, v, "dims: expected an array of 15 integers");
+  if (len != 15) throw JsError{"dims: expected 15 integers, got " + std::to_string(len)};
+  const std::vector<long> x = integers(env, v, len, "dims[i]");
   ConvDims d{x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11], x[12], x[13], x[14]};
   for (int i = 0; i < 9; i++)
     if (x[i] < 0) throw JsError{"dims: negative size"};
@@ -208,8 +269,7 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     napi_value argv[4];
     args(env, info, argv);
-    const long op = integer(env, argv[0], "op");
-    if (op < 0 || op > 1) throw JsError{"unary: unknown op " + std::to_string(op)};
+    const long op = op_code(env, argv[0], "unary", 1);
     F32 x = f32(env, argv[1], "x"), y = f32(env, argv[2], "y");
     const long n = integer(env, argv[3], "n");
     need(x, n, "x");
@@ -220,49 +280,20 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   });
 }
 
-std::vector<long> longs(napi_env env, napi_value v, const char* name) {
-  bool is_array = false;
-  check(env, napi_is_array(env, v, &is_array), "is_array");
-  if (!is_array) throw JsError{std::string(name) + ": expected an array of integers"};
-  uint32_t len = 0;
-  check(env, napi_get_array_length(env, v, &len), "array_length");
-  std::vector<long> out(len);
-  for (uint32_t i = 0; i < len; i++) {
-    napi_value e;
-    check(env, napi_get_element(env, v, i, &e), "get_element");
-    out[i] = integer(env, e, name);
-  }
-  return out;
-}
-
 // binary(op, a, b, out, shape, stridesA, stridesB): op 0 add, 1 sub, 2 mul.
 napi_value Binary(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     napi_value argv[7];
     args(env, info, argv);
-    const long op = integer(env, argv[0], "op");
-    if (op < 0 || op > 2) throw JsError{"binary: unknown op " + std::to_string(op)};
+    const long op = op_code(env, argv[0], "binary", 2);
     F32 a = f32(env, argv[1], "a"), b = f32(env, argv[2], "b"), o = f32(env, argv[3], "out");
-    const std::vector<long> shape = longs(env, argv[4], "shape"), sa = longs(env, argv[5], "stridesA"),
-                            sb = longs(env, argv[6], "stridesB");
-    const size_t rank = shape.size();
-    if (rank < 1 || rank > 8 || sa.size() != rank || sb.size() != rank)
-      throw JsError{"binary: shape and strides must have the same length, 1..8"};
-    if ((sa[rank - 1] != 0 && sa[rank - 1] != 1) || (sb[rank - 1] != 0 && sb[rank - 1] != 1))
-      throw JsError{"binary: innermost strides must be 0 or 1"};
-    long total = 1, lastA = 0, lastB = 0;
-    for (size_t d = 0; d < rank; d++) {
-      if (shape[d] < 0 || sa[d] < 0 || sb[d] < 0) throw JsError{"binary: negative size or stride"};
-      total *= shape[d];
-      lastA += (shape[d] - 1) * sa[d];
-      lastB += (shape[d] - 1) * sb[d];
-    }
-    if (total == 0) return undefined(env);
-    need(a, lastA + 1, "a");
-    need(b, lastB + 1, "b");
-    need(o, total, "out");
-    hemlock::binary_f32(static_cast<int>(op), a.data, b.data, o.data, static_cast<int>(rank), shape.data(), sa.data(),
-                        sb.data(), hemlock::pool_threads());
+    const Broadcast s = broadcast(env, argv, "binary", true);
+    if (s.total == 0) return undefined(env);
+    need(a, s.lastA + 1, "a");
+    need(b, s.lastB + 1, "b");
+    need(o, s.total, "out");
+    hemlock::binary_f32(static_cast<int>(op), a.data, b.data, o.data, s.rank(), s.shape.data(), s.sa.data(),
+                        s.sb.data(), hemlock::pool_threads());
     return undefined(env);
   });
 }
@@ -272,8 +303,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     napi_value argv[6];
     args(env, info, argv);
-    const long op = integer(env, argv[0], "op");
-    if (op < 0 || op > 2) throw JsError{"reduce: unknown op " + std::to_string(op)};
+    const long op = op_code(env, argv[0], "reduce", 2);
     F32 x = f32(env, argv[1], "x"), o = f32(env, argv[2], "out");
     const long outer = integer(env, argv[3], "outer"), mid = integer(env, argv[4], "mid"),
                inner = integer(env, argv[5], "inner");
@@ -286,53 +316,21 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   });
 }
 
-struct U8 {
-  unsigned char* data;
-  size_t length;
-};
-
-U8 u8(napi_env env, napi_value v, const char* name) {
-  bool is_ta = false;
-  check(env, napi_is_typedarray(env, v, &is_ta), "is_typedarray");
-  if (!is_ta) throw JsError{std::string(name) + ": expected a Uint8Array"};
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  napi_value ab;
-  size_t offset = 0;
-  check(env, napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset), "get_typedarray_info");
-  if (type != napi_uint8_array) throw JsError{std::string(name) + ": expected a Uint8Array"};
-  if (length > 0 && data == nullptr) throw JsError{std::string(name) + ": detached buffer"};
-  return {static_cast<unsigned char*>(data), length};
-}
-
 // compare(op, a, b, out, shape, stridesA, stridesB): op 0..5 = == != > >= < <=, out bytes 0/1.
 napi_value Compare(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     napi_value argv[7];
     args(env, info, argv);
-    const long op = integer(env, argv[0], "op");
-    if (op < 0 || op > 5) throw JsError{"compare: unknown op " + std::to_string(op)};
+    const long op = op_code(env, argv[0], "compare", 5);
     F32 a = f32(env, argv[1], "a"), b = f32(env, argv[2], "b");
     U8 o = u8(env, argv[3], "out");
-    const std::vector<long> shape = longs(env, argv[4], "shape"), sa = longs(env, argv[5], "stridesA"),
-                            sb = longs(env, argv[6], "stridesB");
-    const size_t rank = shape.size();
-    if (rank < 1 || rank > 8 || sa.size() != rank || sb.size() != rank)
-      throw JsError{"compare: shape and strides must have the same length, 1..8"};
-    long total = 1, lastA = 0, lastB = 0;
-    for (size_t d = 0; d < rank; d++) {
-      if (shape[d] < 0 || sa[d] < 0 || sb[d] < 0) throw JsError{"compare: negative size or stride"};
-      total *= shape[d];
-      lastA += (shape[d] - 1) * sa[d];
-      lastB += (shape[d] - 1) * sb[d];
-    }
-    if (total == 0) return undefined(env);
-    need(a, lastA + 1, "a");
-    need(b, lastB + 1, "b");
-    if (static_cast<size_t>(total) > o.length) throw JsError{"out: array too small for the shape"};
-    hemlock::compare_f32(static_cast<int>(op), a.data, b.data, o.data, static_cast<int>(rank), shape.data(),
-                         sa.data(), sb.data(), hemlock::pool_threads());
+    const Broadcast s = broadcast(env, argv, "compare", false);
+    if (s.total == 0) return undefined(env);
+    need(a, s.lastA + 1, "a");
+    need(b, s.lastB + 1, "b");
+    if (static_cast<size_t>(s.total) > o.length) throw JsError{"out: array too small for the shape"};
+    hemlock::compare_f32(static_cast<int>(op), a.data, b.data, o.data, s.rank(), s.shape.data(), s.sa.data(),
+                         s.sb.data(), hemlock::pool_threads());
     return undefined(env);
   });
 }

@@ -10,6 +10,33 @@
 namespace hemlock {
 namespace {
 
+// Odometers over the im2col indices: the next tap (kh, kw) in HWIO order and
+// the next output pixel (n, oh, ow); pixel() splits a flat pixel index.
+inline void next_tap(long& kh, long& kw, const ConvDims& d) {
+  if (++kw == d.KW) {
+    kw = 0;
+    ++kh;
+  }
+}
+
+inline void next_pixel(long& n, long& oh, long& ow, const ConvDims& d) {
+  if (++ow == d.OW) {
+    ow = 0;
+    if (++oh == d.OH) {
+      oh = 0;
+      ++n;
+    }
+  }
+}
+
+inline void pixel(long p, const ConvDims& d, long& n, long& oh, long& ow) {
+  const long ohw = d.OH * d.OW;
+  n = p / ohw;
+  const long rem = p - n * ohw;
+  oh = rem / d.OW;
+  ow = rem - oh * d.OW;
+}
+
 // im2col as the A operand of the forward conv: row p = pixel (n, oh, ow) of
 // the output, column k = tap (kh, kw, ci) in HWIO filter order, so that
 // y[P, CO] = A[P, K] . w[K, CO] with w used as stored.
@@ -22,11 +49,11 @@ struct Im2colA final : ASource {
       pack_few_channels(dst, i0, mr, p0, kc);
       return;
     }
-    const long ohw = d.OH * d.OW;
     const long kend = p0 + kc;
     for (int r = 0; r < mr; r++) {
       const long p = i0 + r;
-      const long n = p / ohw, rem = p - n * ohw, oh = rem / d.OW, ow = rem - oh * d.OW;
+      long n, oh, ow;
+      pixel(p, d, n, oh, ow);
       const float* xn = x + n * d.H * d.W * d.C;
       long k = p0;
       const long tap = k / d.C;
@@ -44,10 +71,7 @@ struct Im2colA final : ASource {
         }
         k += run;
         ci = 0;
-        if (++kw == d.KW) {
-          kw = 0;
-          ++kh;
-        }
+        next_tap(kh, kw, d);
       }
     }
     for (int r = mr; r < MR; r++)
@@ -59,11 +83,11 @@ struct Im2colA final : ASource {
   // Here the row geometry is computed once per panel and each tap column is
   // a gather over the MR rows, written contiguously.
   void pack_few_channels(float* dst, long i0, int mr, long p0, int kc) const {
-    const long ohw = d.OH * d.OW;
     long base[MR], ih0[MR], iw0[MR];
     for (int r = 0; r < mr; r++) {
       const long p = i0 + r;
-      const long n = p / ohw, rem = p - n * ohw, oh = rem / d.OW, ow = rem - oh * d.OW;
+      long n, oh, ow;
+      pixel(p, d, n, oh, ow);
       base[r] = n * d.H * d.W * d.C;
       ih0[r] = oh * d.sh - d.pt;
       iw0[r] = ow * d.sw - d.pl;
@@ -80,10 +104,7 @@ struct Im2colA final : ASource {
       for (int r = mr; r < MR; r++) o[r] = 0.0f;
       if (++ci == d.C) {
         ci = 0;
-        if (++kw == d.KW) {
-          kw = 0;
-          ++kh;
-        }
+        next_tap(kh, kw, d);
       }
     }
   }
@@ -100,7 +121,6 @@ inline void pack_im2col_rows(const float* x, const ConvDims& d, float* dst, int 
   if (d.C < 16) {
     // Few channels: the runs below would be 1-15 floats each; precompute the
     // tap geometry of the nr columns once and gather element by element.
-    const long ohw = d.OH * d.OW;
     long offh[MR > NR ? MR : NR], offw[MR > NR ? MR : NR], chan[MR > NR ? MR : NR];
     for (int t = 0; t < nr; t++) {
       const long j = j0 + t, tap = j / d.C, kh = tap / d.KW;
@@ -108,7 +128,8 @@ inline void pack_im2col_rows(const float* x, const ConvDims& d, float* dst, int 
       offh[t] = kh * d.dh;
       offw[t] = (tap - kh * d.KW) * d.dw;
     }
-    long n = p0 / ohw, rem = p0 - n * ohw, oh = rem / d.OW, ow = rem - oh * d.OW;
+    long n, oh, ow;
+    pixel(p0, d, n, oh, ow);
     for (int pp = 0; pp < kc; pp++) {
       float* row = dst + static_cast<long>(pp) * width;
       const float* xn = x + n * d.H * d.W * d.C;
@@ -118,19 +139,13 @@ inline void pack_im2col_rows(const float* x, const ConvDims& d, float* dst, int 
         row[t] = (ih >= 0 && ih < d.H && iw >= 0 && iw < d.W) ? xn[(ih * d.W + iw) * d.C + chan[t]] : 0.0f;
       }
       for (int t = nr; t < width; t++) row[t] = 0.0f;
-      if (++ow == d.OW) {
-        ow = 0;
-        if (++oh == d.OH) {
-          oh = 0;
-          ++n;
-        }
-      }
+      next_pixel(n, oh, ow, d);
     }
     return;
   }
   {
-    const long ohw = d.OH * d.OW;
-    long n = p0 / ohw, rem = p0 - n * ohw, oh = rem / d.OW, ow = rem - oh * d.OW;
+    long n, oh, ow;
+    pixel(p0, d, n, oh, ow);
     const long tap0 = j0 / d.C;
     const long ci0 = j0 - tap0 * d.C, kh0 = tap0 / d.KW, kw0 = tap0 - kh0 * d.KW;
     for (int pp = 0; pp < kc; pp++) {
@@ -154,19 +169,10 @@ inline void pack_im2col_rows(const float* x, const ConvDims& d, float* dst, int 
         }
         j += run;
         ci = 0;
-        if (++kw == d.KW) {
-          kw = 0;
-          ++kh;
-        }
+        next_tap(kh, kw, d);
       }
       for (int t = nr; t < width; t++) row[t] = 0.0f;
-      if (++ow == d.OW) {
-        ow = 0;
-        if (++oh == d.OH) {
-          oh = 0;
-          ++n;
-        }
-      }
+      next_pixel(n, oh, ow, d);
     }
   }
 }
@@ -259,7 +265,8 @@ void conv2d_backprop_input(const float* dy, const float* w, float* dx, const Con
       const long r1 = std::min(n1 * ohw, r0 + chunk);
       MatA A(dy + r0 * d.CO, d.CO, false);
       gemm_serial(0, r1 - r0, 0, K, 0, d.CO, A, B, cols.data(), K, false);
-      long n = r0 / ohw, rem = r0 - n * ohw, oh = rem / d.OW, ow = rem - oh * d.OW;
+      long n, oh, ow;
+      pixel(r0, d, n, oh, ow);
       for (long p = r0; p < r1; p++) {
         const float* src = cols.data() + (p - r0) * K;
         float* dxn = dx + n * hwc;
@@ -274,13 +281,7 @@ void conv2d_backprop_input(const float* dy, const float* w, float* dx, const Con
             for (long c = 0; c < d.C; c++) o[c] += s[c];
           }
         }
-        if (++ow == d.OW) {
-          ow = 0;
-          if (++oh == d.OH) {
-            oh = 0;
-            ++n;
-          }
-        }
+        next_pixel(n, oh, ow, d);
       }
     }
   });

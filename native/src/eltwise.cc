@@ -88,13 +88,14 @@ inline void run(const float* a, long ia, const float* b, long ib, float* o, long
 #endif
 }
 
-template <int OP>
-void binary_t(const float* a, const float* b, float* out, int rank, const long* shape, const long* sa, const long* sb,
-              int threads) {
+// Walks the outer rows of a broadcast [.., inner] result, split over threads:
+// row(r, ar, br) for each row r, with ar/br the start of its operand rows.
+template <typename Row>
+void broadcast_rows(const float* a, const float* b, int rank, const long* shape, const long* sa, const long* sb,
+                    int threads, Row row) {
   const long inner = shape[rank - 1];
   long outer = 1;
   for (int d = 0; d < rank - 1; d++) outer *= shape[d];
-  const long ia = sa[rank - 1], ib = sb[rank - 1];
   split(outer, std::max<long>(1, 32768 / std::max<long>(1, inner)), threads, [&](long r0, long r1) {
     // Offsets of row r0, then advanced like an odometer over the outer axes.
     long idx[8] = {0}, oa = 0, ob = 0;
@@ -106,7 +107,7 @@ void binary_t(const float* a, const float* b, float* out, int rank, const long* 
       ob += idx[d] * sb[d];
     }
     for (long r = r0; r < r1; r++) {
-      run<OP>(a + oa, ia, b + ob, ib, out + r * inner, inner);
+      row(r, a + oa, b + ob);
       for (int d = rank - 2; d >= 0; d--) {
         oa += sa[d];
         ob += sb[d];
@@ -116,6 +117,16 @@ void binary_t(const float* a, const float* b, float* out, int rank, const long* 
         idx[d] = 0;
       }
     }
+  });
+}
+
+template <int OP>
+void binary_t(const float* a, const float* b, float* out, int rank, const long* shape, const long* sa, const long* sb,
+              int threads) {
+  const long inner = shape[rank - 1];
+  const long ia = sa[rank - 1], ib = sb[rank - 1];
+  broadcast_rows(a, b, rank, shape, sa, sb, threads, [&](long r, const float* ar, const float* br) {
+    run<OP>(ar, ia, br, ib, out + r * inner, inner);
   });
 }
 
@@ -237,32 +248,10 @@ template <int OP>
 void compare_t(const float* a, const float* b, unsigned char* out, int rank, const long* shape, const long* sa,
                const long* sb, int threads) {
   const long inner = shape[rank - 1];
-  long outer = 1;
-  for (int d = 0; d < rank - 1; d++) outer *= shape[d];
   const long ia = sa[rank - 1], ib = sb[rank - 1];
-  split(outer, std::max<long>(1, 32768 / std::max<long>(1, inner)), threads, [&](long r0, long r1) {
-    long idx[8] = {0}, oa = 0, ob = 0;
-    long rem = r0;
-    for (int d = rank - 2; d >= 0; d--) {
-      idx[d] = rem % shape[d];
-      rem /= shape[d];
-      oa += idx[d] * sa[d];
-      ob += idx[d] * sb[d];
-    }
-    for (long r = r0; r < r1; r++) {
-      const float* ar = a + oa;
-      const float* br = b + ob;
-      unsigned char* orow = out + r * inner;
-      for (long i = 0; i < inner; i++) orow[i] = cmp1<OP>(ar[i * ia], br[i * ib]) ? 1 : 0;
-      for (int d = rank - 2; d >= 0; d--) {
-        oa += sa[d];
-        ob += sb[d];
-        if (++idx[d] < shape[d]) break;
-        oa -= idx[d] * sa[d];
-        ob -= idx[d] * sb[d];
-        idx[d] = 0;
-      }
-    }
+  broadcast_rows(a, b, rank, shape, sa, sb, threads, [&](long r, const float* ar, const float* br) {
+    unsigned char* orow = out + r * inner;
+    for (long i = 0; i < inner; i++) orow[i] = cmp1<OP>(ar[i * ia], br[i * ib]) ? 1 : 0;
   });
 }
 }  // namespace

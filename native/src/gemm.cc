@@ -47,6 +47,11 @@ struct Buffer {
 };
 thread_local Buffer tl_a, tl_b;
 
+// The AVX-512, AVX2 and portable micro-kernels below look alike on purpose:
+// they are kept as separate copies, not one template over a vector type,
+// because each is tuned for its ISA (register count -> MR, load/broadcast
+// intrinsics, unroll pragmas checked in the generated assembly for spills)
+// and is the hot loop of every GEMM; only one of them is compiled.
 #if defined(__AVX512F__)
 
 // c[0:MR, 0:NR] (=|+=) sum_p a[p*MR + i] * b[p*NR + j]. The 28 accumulators

@@ -2,38 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf.js';
 import { initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
+import { MM_SHAPES, randn, relErr } from '../../testing/kernelCases.js';
 import { registerWasmKernels } from './index.js';
 import { batchMatMulWasm, matMulPlanCosts } from './batchMatMul.js';
 
-function randn(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  expect(den).toBeGreaterThan(0);
-  return num / den;
-}
-
-// [M, K, N] with odd sizes, 1-sized dims, and shapes where each plan wins.
-const SHAPES: [number, number, number][] = [
-  [1, 1, 1],
-  [1, 7, 5],
-  [7, 1, 9],
-  [5, 9, 1],
-  [13, 17, 11],
-  [33, 65, 3],
-  [3, 300, 40],
-  [200, 9, 31],
-];
+const SHAPES = MM_SHAPES;
 
 function product(aShape: number[], bShape: number[], av: Float32Array, bv: Float32Array, tA: boolean, tB: boolean) {
   return tf.tidy(() => {

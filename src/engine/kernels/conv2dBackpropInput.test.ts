@@ -2,75 +2,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf.js';
 import { initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
+import { WASM_CONV_CASES, convCaseName as caseName, convOutShape as outShape, filterShape, randn, relErr, type ConvCase as Case } from '../../testing/kernelCases.js';
 import { registerWasmKernels } from './index.js';
 import { conv2DBackpropInputWasm } from './conv2dBackpropInput.js';
 
-type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-interface Case {
-  x: [number, number, number, number];
-  k: [number, number];
-  cout: number;
-  s: number | [number, number];
-  pad: Pad;
-  round?: 'floor' | 'round' | 'ceil';
-}
-
-// Odd sizes (7x9), batch 1, Cin/Cout in {1,3,5}, strides 1/2 (and 3, mixed),
-// same/valid/numeric/explicit pads, 1x1, 3x3, 5x5 and non-square kernels, plus
-// ConvNet-S layer shapes at a small batch.
-const CASES: Case[] = [
-  { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 1, pad: 'same' },
-  { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: 'same' },
-  { x: [1, 7, 9, 1], k: [5, 5], cout: 3, s: 2, pad: 'valid' },
-  { x: [1, 7, 9, 5], k: [1, 1], cout: 1, s: 2, pad: 'same' },
-  { x: [3, 8, 8, 1], k: [1, 1], cout: 5, s: 1, pad: 'valid' },
-  { x: [1, 9, 7, 3], k: [5, 5], cout: 5, s: 1, pad: 'same' },
-  { x: [2, 7, 9, 5], k: [3, 3], cout: 3, s: 2, pad: 'valid' },
-  { x: [1, 7, 9, 5], k: [5, 5], cout: 5, s: 2, pad: 'same' },
-  { x: [1, 7, 9, 3], k: [3, 5], cout: 3, s: [1, 2], pad: 'same' },
-  { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: 1 },
-  { x: [1, 8, 8, 3], k: [5, 5], cout: 3, s: 2, pad: 2 },
-  { x: [1, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: [[0, 0], [1, 2], [0, 3], [0, 0]] },
-  { x: [1, 7, 9, 3], k: [3, 3], cout: 5, s: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
-  { x: [1, 5, 5, 2], k: [3, 3], cout: 2, s: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] },
-  { x: [1, 8, 8, 2], k: [3, 3], cout: 3, s: 2, pad: 0, round: 'ceil' },
-  { x: [1, 6, 7, 2], k: [3, 3], cout: 3, s: 3, pad: 'same' },
-  { x: [4, 28, 28, 1], k: [3, 3], cout: 32, s: 1, pad: 'same' },
-  { x: [2, 28, 28, 32], k: [3, 3], cout: 64, s: 2, pad: 'same' },
-  { x: [2, 14, 14, 64], k: [3, 3], cout: 128, s: 2, pad: 'same' },
-];
-
-function randn(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  expect(den).toBeGreaterThan(0); // a zero reference would make the check vacuous
-  return num / den;
-}
-
-function caseName(c: Case): string {
-  return `x ${c.x.join('x')} k ${c.k.join('x')} cout ${c.cout} s ${c.s} pad ${JSON.stringify(c.pad)}${c.round ? ' ' + c.round : ''}`;
-}
-
-function outShape(c: Case): [number, number, number, number] {
-  const info = tf.backend_util.computeConv2DInfo(c.x, [c.k[0], c.k[1], c.x[3], c.cout], c.s, 1, c.pad, c.round);
-  return [c.x[0], info.outHeight, info.outWidth, c.cout];
-}
+const CASES = WASM_CONV_CASES;
 
 function backpropInput(c: Case, dyv: Float32Array, wv: Float32Array): Float32Array {
   return tf.tidy(() => {
     const dy = tf.tensor4d(dyv, outShape(c));
-    const filter = tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.cout]);
+    const filter = tf.tensor4d(wv, filterShape(c));
     const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
       strides: c.s,
       pad: c.pad,

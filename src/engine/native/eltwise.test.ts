@@ -15,16 +15,9 @@ import { Rng } from '../rng.js';
 import { crossEntropy } from '../../train/losses.js';
 import { loadNative, setNativeEnabled, setNativeThreads, wantedNativeThreads } from './loader.js';
 import { broadcastPlan, nativeCalls } from './kernels.js';
+import { randn, relErr, size } from '../../testing/kernelCases.js';
 
 const native = loadNative().loaded;
-
-function randn(rng: Rng, n: number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal() * scale;
-  return a;
-}
-
-const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
 
 /** Element-wise: |got - want| <= 1e-4 |want| (+ 1e-30 for denormals), NaN where cpu has NaN, equal infinities. */
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>): void {
@@ -40,16 +33,7 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>): void {
 
 /** For sums: max abs error relative to the largest |value| (sums of random signs cancel element-wise). */
 function expectRelErr(got: ArrayLike<number>, want: ArrayLike<number>): void {
-  expect(got.length).toBe(want.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i]! - want[i]!);
-    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
-    den = Math.max(den, Math.abs(want[i]!));
-  }
-  expect(den).toBeGreaterThan(0);
-  expect(num / den).toBeLessThan(1e-4);
+  expect(relErr(got, want)).toBeLessThan(1e-4);
 }
 
 type Counter = keyof typeof nativeCalls;

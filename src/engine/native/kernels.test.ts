@@ -18,28 +18,10 @@ import { describeBackend, initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
 import { loadNative, setNativeEnabled, setNativeThreads, wantedNativeThreads } from './loader.js';
 import { nativeCalls } from './kernels.js';
+import { MM_SHAPES as BASE_MM_SHAPES, SMALL_CONV_CASES, convCaseName as name, convNetSCases, convOutShape as outShape, filterShape, randn, relErr, size as count, type ConvCase } from '../../testing/kernelCases.js';
 
 const status = loadNative();
 const native = status.loaded;
-
-function randn(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  expect(den).toBeGreaterThan(0); // a zero reference would make the check vacuous
-  return num / den;
-}
 
 /** Runs f on cpu, then on wasm; returns both flattened results and how many native calls the wasm run made. */
 async function both(f: () => Float32Array, kernel: keyof typeof nativeCalls): Promise<{ want: Float32Array; got: Float32Array; calls: number }> {
@@ -85,14 +67,7 @@ describe('native kernel status', () => {
 // K > KC = 256 (several K blocks), M > MC (several M blocks), and shapes large
 // enough for the parallel splits of M, N and K on 2 threads.
 const MM_SHAPES: [number, number, number][] = [
-  [1, 1, 1],
-  [1, 7, 5],
-  [7, 1, 9],
-  [5, 9, 1],
-  [13, 17, 11],
-  [33, 65, 3],
-  [3, 300, 40],
-  [200, 9, 31],
+  ...BASE_MM_SHAPES,
   [171, 300, 70],
   [300, 64, 300],
   [20, 3000, 40],
@@ -182,42 +157,13 @@ for (const threads of [1, 2]) {
       expect(tf.backend().numDataIds()).toBe(ids);
     });
 
-    type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-    interface ConvCase {
-      x: [number, number, number, number];
-      k: [number, number];
-      cout: number;
-      s: number | [number, number];
-      pad: Pad;
-      d?: number | [number, number];
-      round?: 'floor' | 'round' | 'ceil';
-    }
+    // The shared small cases (less three the wasm kernel tests also cover),
+    // ConvNet-S layers at batch 3, and a wide odd-channel case.
     const CONV_CASES: ConvCase[] = [
-      { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 1, pad: 'same' },
-      { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: 'same' },
-      { x: [1, 7, 9, 1], k: [5, 5], cout: 3, s: 2, pad: 'valid' },
-      { x: [1, 7, 9, 5], k: [1, 1], cout: 1, s: 2, pad: 'same' },
-      { x: [3, 8, 8, 1], k: [1, 1], cout: 5, s: 1, pad: 'valid' },
-      { x: [1, 9, 7, 3], k: [5, 5], cout: 5, s: 1, pad: 'same' },
-      { x: [2, 7, 9, 5], k: [3, 3], cout: 3, s: 2, pad: 'valid' },
-      { x: [1, 7, 9, 3], k: [3, 5], cout: 3, s: [1, 2], pad: 'same' },
-      { x: [2, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: 1 },
-      { x: [1, 7, 9, 3], k: [3, 3], cout: 5, s: 2, pad: [[0, 0], [1, 2], [0, 3], [0, 0]] },
-      { x: [1, 5, 5, 2], k: [3, 3], cout: 2, s: 2, pad: [[0, 0], [4, 1], [0, 5], [0, 0]] },
-      { x: [1, 8, 8, 2], k: [3, 3], cout: 3, s: 2, pad: 0, round: 'ceil' },
-      { x: [1, 6, 7, 2], k: [3, 3], cout: 3, s: 3, pad: 'same' },
-      { x: [3, 28, 28, 1], k: [3, 3], cout: 32, s: 1, pad: 'same' },
-      { x: [3, 28, 28, 32], k: [3, 3], cout: 64, s: 2, pad: 'same' },
-      { x: [3, 14, 14, 64], k: [3, 3], cout: 128, s: 2, pad: 'same' },
+      ...SMALL_CONV_CASES.filter((c) => !c.wasmOnly),
+      ...convNetSCases([3, 3, 3]),
       { x: [2, 9, 11, 20], k: [3, 3], cout: 37, s: 1, pad: 'valid' },
     ];
-    const name = (c: ConvCase) =>
-      `x ${c.x.join('x')} k ${c.k.join('x')} cout ${c.cout} s ${c.s} pad ${JSON.stringify(c.pad)}${c.d ? ` d ${c.d}` : ''}${c.round ? ' ' + c.round : ''}`;
-    const outShape = (c: ConvCase): [number, number, number, number] => {
-      const info = tf.backend_util.computeConv2DInfo(c.x, [c.k[0], c.k[1], c.x[3], c.cout], c.s, c.d ?? 1, c.pad, c.round);
-      return [c.x[0], info.outHeight, info.outWidth, c.cout];
-    };
-    const count = (s: number[]) => s.reduce((p, q) => p * q, 1);
 
     const FORWARD_CASES: ConvCase[] = [
       ...CONV_CASES,
@@ -228,10 +174,10 @@ for (const threads of [1, 2]) {
       it(`Conv2D ${name(c)}`, async () => {
         const rng = new Rng(`nconv-${i}`);
         const xv = randn(rng, count(c.x));
-        const wv = randn(rng, c.k[0] * c.k[1] * c.x[3] * c.cout);
+        const wv = randn(rng, count(filterShape(c)));
         const run = () =>
           tf.tidy(() => {
-            const y = tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.cout]), c.s, c.pad as 'same', 'NHWC', c.d ?? 1, c.round);
+            const y = tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(wv, filterShape(c)), c.s, c.pad as 'same', 'NHWC', c.d ?? 1, c.round);
             expect(y.shape).toEqual(outShape(c));
             return y.dataSync() as Float32Array;
           });
@@ -245,10 +191,10 @@ for (const threads of [1, 2]) {
       it(`Conv2DBackpropInput ${name(c)}`, async () => {
         const rng = new Rng(`nbpi-${i}`);
         const dyv = randn(rng, count(outShape(c)));
-        const wv = randn(rng, c.k[0] * c.k[1] * c.x[3] * c.cout);
+        const wv = randn(rng, count(filterShape(c)));
         const run = () =>
           tf.tidy(() => {
-            const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dyv, outShape(c)), filter: tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.cout]) }, {
+            const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dyv, outShape(c)), filter: tf.tensor4d(wv, filterShape(c)) }, {
               strides: c.s,
               pad: c.pad,
               dataFormat: 'NHWC',
@@ -267,7 +213,6 @@ for (const threads of [1, 2]) {
         const rng = new Rng(`nbpf-${i}`);
         const xv = randn(rng, count(c.x));
         const dyv = randn(rng, count(outShape(c)));
-        const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.cout];
         const run = () =>
           tf.tidy(() => {
             const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(xv, c.x), dy: tf.tensor4d(dyv, outShape(c)) }, {
@@ -275,9 +220,9 @@ for (const threads of [1, 2]) {
               pad: c.pad,
               dataFormat: 'NHWC',
               dimRoundingMode: c.round,
-              filterShape,
+              filterShape: filterShape(c),
             } as unknown as tf.NamedAttrMap) as tf.Tensor;
-            expect(dw.shape).toEqual(filterShape);
+            expect(dw.shape).toEqual(filterShape(c));
             return dw.dataSync() as Float32Array;
           });
         const r = await both(run, 'Conv2DBackpropFilter');
