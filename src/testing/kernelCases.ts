@@ -99,3 +99,37 @@ export function convOutShape(c: ConvCase): [number, number, number, number] {
   const info = tf.backend_util.computeConv2DInfo(c.x, filterShape(c), c.s, c.d ?? 1, c.pad, c.round);
   return [c.x[0], info.outHeight, info.outWidth, c.cout];
 }
+
+/** Conv2DBackpropInput through the registered kernel of the current backend; checks the output shape. */
+export function runConv2DBackpropInput(c: ConvCase, dyv: Float32Array, wv: Float32Array): Float32Array {
+  return tf.tidy(() => {
+    const dy = tf.tensor4d(dyv, convOutShape(c));
+    const filter = tf.tensor4d(wv, filterShape(c));
+    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+      strides: c.s,
+      pad: c.pad,
+      dataFormat: 'NHWC',
+      dimRoundingMode: c.round,
+      inputShape: c.x,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    expect(dx.shape).toEqual(c.x);
+    return dx.dataSync() as Float32Array;
+  });
+}
+
+/** Conv2DBackpropFilter through the registered kernel of the current backend; checks the output shape. */
+export function runConv2DBackpropFilter(c: ConvCase, xv: Float32Array, dyv: Float32Array): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, c.x);
+    const dy = tf.tensor4d(dyv, convOutShape(c));
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+      strides: c.s,
+      pad: c.pad,
+      dataFormat: 'NHWC',
+      dimRoundingMode: c.round,
+      filterShape: filterShape(c),
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    expect(dw.shape).toEqual(filterShape(c));
+    return dw.dataSync() as Float32Array;
+  });
+}

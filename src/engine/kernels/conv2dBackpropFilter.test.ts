@@ -2,26 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf.js';
 import { initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
-import { WASM_CONV_CASES, convCaseName as caseName, convOutShape as outShape, filterShape, randn, relErr, type ConvCase as Case } from '../../testing/kernelCases.js';
+import { WASM_CONV_CASES, convCaseName as caseName, convOutShape as outShape, filterShape, randn, relErr, type ConvCase as Case, runConv2DBackpropFilter } from '../../testing/kernelCases.js';
 import { registerWasmKernels } from './index.js';
 import { conv2DBackpropFilterWasm } from './conv2dBackpropFilter.js';
 
 const CASES = WASM_CONV_CASES;
-
-function backpropFilter(c: Case, xv: Float32Array, dyv: Float32Array): Float32Array {
-  return tf.tidy(() => {
-    const x = tf.tensor4d(xv, c.x);
-    const dy = tf.tensor4d(dyv, outShape(c));
-    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-      strides: c.s,
-      pad: c.pad,
-      dataFormat: 'NHWC',
-      dimRoundingMode: c.round,
-      filterShape: filterShape(c),
-    } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    return dw.dataSync() as Float32Array;
-  });
-}
 
 describe('Conv2DBackpropFilter on wasm', () => {
   beforeAll(async () => {
@@ -40,9 +25,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
       const xv = randn(rng, c.x.reduce((a, b) => a * b, 1));
       const dyv = randn(rng, outShape(c).reduce((a, b) => a * b, 1));
       await tf.setBackend('cpu');
-      const want = backpropFilter(c, xv, dyv);
+      const want = runConv2DBackpropFilter(c, xv, dyv);
       await tf.setBackend('wasm');
-      const got = backpropFilter(c, xv, dyv);
+      const got = runConv2DBackpropFilter(c, xv, dyv);
       expect(relErr(got, want)).toBeLessThan(1e-4);
     });
   }

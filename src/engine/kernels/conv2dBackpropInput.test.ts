@@ -2,27 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf.js';
 import { initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
-import { WASM_CONV_CASES, convCaseName as caseName, convOutShape as outShape, filterShape, randn, relErr, type ConvCase as Case } from '../../testing/kernelCases.js';
+import { WASM_CONV_CASES, convCaseName as caseName, convOutShape as outShape, filterShape, randn, relErr, type ConvCase as Case, runConv2DBackpropInput } from '../../testing/kernelCases.js';
 import { registerWasmKernels } from './index.js';
 import { conv2DBackpropInputWasm } from './conv2dBackpropInput.js';
 
 const CASES = WASM_CONV_CASES;
-
-function backpropInput(c: Case, dyv: Float32Array, wv: Float32Array): Float32Array {
-  return tf.tidy(() => {
-    const dy = tf.tensor4d(dyv, outShape(c));
-    const filter = tf.tensor4d(wv, filterShape(c));
-    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
-      strides: c.s,
-      pad: c.pad,
-      dataFormat: 'NHWC',
-      dimRoundingMode: c.round,
-      inputShape: c.x,
-    } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    expect(dx.shape).toEqual(c.x);
-    return dx.dataSync() as Float32Array;
-  });
-}
 
 describe('Conv2DBackpropInput on wasm (hemlock kernel)', () => {
   beforeAll(async () => {
@@ -41,9 +25,9 @@ describe('Conv2DBackpropInput on wasm (hemlock kernel)', () => {
       const dyv = randn(rng, outShape(c).reduce((a, b) => a * b, 1));
       const wv = randn(rng, c.k[0] * c.k[1] * c.x[3] * c.cout);
       await tf.setBackend('cpu');
-      const want = backpropInput(c, dyv, wv);
+      const want = runConv2DBackpropInput(c, dyv, wv);
       await tf.setBackend('wasm');
-      const got = backpropInput(c, dyv, wv);
+      const got = runConv2DBackpropInput(c, dyv, wv);
       expect(relErr(got, want)).toBeLessThan(1e-4);
     });
   }

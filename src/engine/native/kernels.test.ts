@@ -18,7 +18,7 @@ import { describeBackend, initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
 import { loadNative, setNativeEnabled, setNativeThreads, wantedNativeThreads } from './loader.js';
 import { nativeCalls } from './kernels.js';
-import { MM_SHAPES as BASE_MM_SHAPES, SMALL_CONV_CASES, convCaseName as name, convNetSCases, convOutShape as outShape, filterShape, randn, relErr, size as count, type ConvCase } from '../../testing/kernelCases.js';
+import { MM_SHAPES as BASE_MM_SHAPES, SMALL_CONV_CASES, convCaseName as name, convNetSCases, convOutShape as outShape, filterShape, randn, relErr, size as count, type ConvCase, runConv2DBackpropInput, runConv2DBackpropFilter } from '../../testing/kernelCases.js';
 
 const status = loadNative();
 const native = status.loaded;
@@ -192,18 +192,7 @@ for (const threads of [1, 2]) {
         const rng = new Rng(`nbpi-${i}`);
         const dyv = randn(rng, count(outShape(c)));
         const wv = randn(rng, count(filterShape(c)));
-        const run = () =>
-          tf.tidy(() => {
-            const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dyv, outShape(c)), filter: tf.tensor4d(wv, filterShape(c)) }, {
-              strides: c.s,
-              pad: c.pad,
-              dataFormat: 'NHWC',
-              dimRoundingMode: c.round,
-              inputShape: c.x,
-            } as unknown as tf.NamedAttrMap) as tf.Tensor;
-            expect(dx.shape).toEqual(c.x);
-            return dx.dataSync() as Float32Array;
-          });
+        const run = () => runConv2DBackpropInput(c, dyv, wv);
         const r = await both(run, 'Conv2DBackpropInput');
         expect(r.calls).toBe(1);
         expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
@@ -213,18 +202,7 @@ for (const threads of [1, 2]) {
         const rng = new Rng(`nbpf-${i}`);
         const xv = randn(rng, count(c.x));
         const dyv = randn(rng, count(outShape(c)));
-        const run = () =>
-          tf.tidy(() => {
-            const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(xv, c.x), dy: tf.tensor4d(dyv, outShape(c)) }, {
-              strides: c.s,
-              pad: c.pad,
-              dataFormat: 'NHWC',
-              dimRoundingMode: c.round,
-              filterShape: filterShape(c),
-            } as unknown as tf.NamedAttrMap) as tf.Tensor;
-            expect(dw.shape).toEqual(filterShape(c));
-            return dw.dataSync() as Float32Array;
-          });
+        const run = () => runConv2DBackpropFilter(c, xv, dyv);
         const r = await both(run, 'Conv2DBackpropFilter');
         expect(r.calls).toBe(1);
         expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
