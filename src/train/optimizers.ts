@@ -49,14 +49,56 @@ export class Optimizer {
 
   dispose(): void {
     this.inner.dispose();
+    // tfjs's MomentumOptimizer.dispose frees its momentum scalar and slots but
+    // not the learning-rate scalar `c` its SGD base keeps: one leaked tensor
+    // per momentum optimizer unless we free it.
+    const c = (this.inner as unknown as { c?: Tensor }).c;
+    if (c && !c.isDisposed) c.dispose();
   }
 
-  /** The optimizer's state (moments), for checkpoints. */
+  /**
+   * The optimizer's state (moments), for checkpoints. For Adam this includes
+   * the running products β₁ᵗ and β₂ᵗ: tfjs's own setWeights recomputes them as
+   * pow(β, t + 1), which differs from the running float32 product in the last
+   * bits for most t, so a resumed run would drift from an uninterrupted one.
+   * They are live variables (like the moments): callers must not dispose them.
+   */
   async getWeights(): Promise<{ name: string; tensor: Tensor }[]> {
-    return this.inner.getWeights();
+    const weights = await this.inner.getWeights();
+    const acc = this.adamAccumulators();
+    if (acc) weights.push({ name: ADAM_ACC_BETA1, tensor: acc.accBeta1 }, { name: ADAM_ACC_BETA2, tensor: acc.accBeta2 });
+    return weights;
   }
 
+  /**
+   * Restores what getWeights saved (into a fresh optimizer); checkpoints
+   * without Adam's running products fall back to tfjs's pow(β, t + 1). Takes
+   * ownership of the tensors: tfjs makes its state variables from them (sharing
+   * their data), so they are disposed here.
+   */
   async setWeights(w: { name: string; tensor: Tensor }[]): Promise<void> {
-    await this.inner.setWeights(w);
+    const saved = new Map(w.filter((x) => x.name === ADAM_ACC_BETA1 || x.name === ADAM_ACC_BETA2).map((x) => [x.name, x.tensor]));
+    await this.inner.setWeights(w.filter((x) => !saved.has(x.name)));
+    const acc = this.adamAccumulators();
+    const b1 = saved.get(ADAM_ACC_BETA1);
+    const b2 = saved.get(ADAM_ACC_BETA2);
+    if (acc && b1 && b2) {
+      tf.tidy(() => {
+        acc.accBeta1.assign(tf.reshape(b1, []));
+        acc.accBeta2.assign(tf.reshape(b2, []));
+      });
+    }
+    tf.dispose(w.map((x) => x.tensor));
+  }
+
+  private adamAccumulators(): { accBeta1: Variable; accBeta2: Variable } | null {
+    if (this.config.kind !== 'adam') return null;
+    const o = this.inner as unknown as { accBeta1?: Variable; accBeta2?: Variable };
+    if (!o.accBeta1 || !o.accBeta2) throw new Error('tfjs AdamOptimizer no longer has accBeta1/accBeta2: update Optimizer.getWeights');
+    return { accBeta1: o.accBeta1, accBeta2: o.accBeta2 };
   }
 }
+
+/** Checkpoint names of Adam's running products β₁ᵗ, β₂ᵗ (not tfjs weight names, so never confused with a moment). */
+const ADAM_ACC_BETA1 = 'hemlock:adam/accBeta1';
+const ADAM_ACC_BETA2 = 'hemlock:adam/accBeta2';
