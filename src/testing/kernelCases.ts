@@ -133,3 +133,21 @@ export function runConv2DBackpropFilter(c: ConvCase, xv: Float32Array, dyv: Floa
     return dw.dataSync() as Float32Array;
   });
 }
+
+/**
+ * A dense-layer gradient case, ∇(x, w) of Σ (x·w)² for a seeded 9×7 x and 7×5 w,
+ * on the current backend: three BatchMatMuls (forward, dx = dy·wᵀ, dw = xᵀ·dy).
+ * Returns [gx..., gw...]; leaves no tensors behind.
+ */
+export function denseLayerGradients(seed: string): () => Float32Array {
+  const rng = new Rng(seed);
+  const xv = randn(rng, 9 * 7);
+  const wv = randn(rng, 7 * 5);
+  return () =>
+    tf.tidy(() => {
+      const x = tf.tensor2d(xv, [9, 7]);
+      const w = tf.tensor2d(wv, [7, 5]);
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))))([x, w]);
+      return new Float32Array([...gx!.dataSync(), ...gw!.dataSync()]);
+    });
+}

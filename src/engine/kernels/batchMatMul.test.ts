@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf.js';
 import { initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
-import { MM_SHAPES, randn, relErr } from '../../testing/kernelCases.js';
+import { MM_SHAPES, denseLayerGradients, randn, relErr } from '../../testing/kernelCases.js';
 import { registerWasmKernels } from './index.js';
 import { batchMatMulWasm, matMulPlanCosts } from './batchMatMul.js';
 
@@ -72,16 +72,7 @@ describe('BatchMatMul on wasm (hemlock wrapper)', () => {
   });
 
   it('gives the same dense-layer gradients as cpu, and leaks no tensors', async () => {
-    const rng = new Rng('bmm-grad');
-    const xv = randn(rng, 9 * 7);
-    const wv = randn(rng, 7 * 5);
-    const run = () =>
-      tf.tidy(() => {
-        const x = tf.tensor2d(xv, [9, 7]);
-        const w = tf.tensor2d(wv, [7, 5]);
-        const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))))([x, w]);
-        return [...gx!.dataSync(), ...gw!.dataSync()];
-      });
+    const run = denseLayerGradients('bmm-grad');
     await tf.setBackend('cpu');
     const want = run();
     await tf.setBackend('wasm');

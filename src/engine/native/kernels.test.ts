@@ -18,7 +18,7 @@ import { describeBackend, initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
 import { loadNative, setNativeEnabled, setNativeThreads, wantedNativeThreads } from './loader.js';
 import { nativeCalls } from './kernels.js';
-import { MM_SHAPES as BASE_MM_SHAPES, SMALL_CONV_CASES, convCaseName as name, convNetSCases, convOutShape as outShape, filterShape, randn, relErr, size as count, type ConvCase, runConv2DBackpropInput, runConv2DBackpropFilter } from '../../testing/kernelCases.js';
+import { MM_SHAPES as BASE_MM_SHAPES, SMALL_CONV_CASES, convCaseName as name, convNetSCases, convOutShape as outShape, filterShape, randn, relErr, size as count, type ConvCase, runConv2DBackpropInput, runConv2DBackpropFilter, denseLayerGradients } from '../../testing/kernelCases.js';
 
 const status = loadNative();
 const native = status.loaded;
@@ -137,16 +137,7 @@ for (const threads of [1, 2]) {
     }
 
     it('BatchMatMul gradients of a dense layer equal cpu and leak nothing', async () => {
-      const rng = new Rng('nbmm-grad');
-      const xv = randn(rng, 9 * 7);
-      const wv = randn(rng, 7 * 5);
-      const run = () =>
-        tf.tidy(() => {
-          const x = tf.tensor2d(xv, [9, 7]);
-          const w = tf.tensor2d(wv, [7, 5]);
-          const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))))([x, w]);
-          return new Float32Array([...gx!.dataSync(), ...gw!.dataSync()]);
-        });
+      const run = denseLayerGradients('nbmm-grad');
       const r = await both(run, 'BatchMatMul');
       expect(r.calls).toBe(3); // forward, dx = dy.w^T, dw = x^T.dy
       expect(relErr(r.got, r.want)).toBeLessThan(1e-4);
