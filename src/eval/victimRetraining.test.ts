@@ -44,6 +44,8 @@ describe('victim retraining protocol', () => {
       { retrainings: 2, seed: 9 },
     );
     expect(trials).toHaveLength(2);
+    // Without poison indices no fit is recorded.
+    expect(trials[0]!.poisonAccuracy).toBeUndefined();
     expect(trials[0]!.seed).not.toBe(trials[1]!.seed);
     for (const t of trials) {
       // 11 validation images (12 minus the target): accuracies are multiples of 1/11.
@@ -52,5 +54,28 @@ describe('victim retraining protocol', () => {
       expect(t.success).toBe(false);
       expect(t.predicted).toBe(test.labels[4]);
     }
+  });
+
+  it('records how well each victim fits the poisons: a mislabelled "poison" the victim cannot learn scores 0, learnable ones 1', async () => {
+    const clean = bars(60, 1);
+    const test = bars(12, 2);
+    // Poisons 0–2 keep their labels (learnable bars); poisons 3–5 get another
+    // class's label (the bars contradict them), so a victim that fits the
+    // data gets the first three right and the last three wrong.
+    const labels = clean.labels.slice();
+    for (const i of [3, 4, 5]) labels[i] = (labels[i]! + 1) % 3;
+    const train = new ImageDataset({ images: clean.images, labels, height: 8, width: 8, channels: 1, classNames: ['a', 'b', 'c'], name: 'bars-mislabelled' });
+    const recipe = {
+      model: { architecture: 'convnet-s' as const, inputShape: [8, 8, 1] as [number, number, number], numClasses: 3, head: 'linear' as const, options: { widths: [4, 8, 8] } },
+      train: { epochs: 6, batchSize: 20, optimizer: { kind: 'adam' as const, lr: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }, schedule: { kind: 'constant' as const }, augment: { shift: 0, shiftPadding: 'zero' as const, flip: false, brightness: 0, contrast: 0, noise: 0 } },
+    };
+    const setup = { train, test, targetIndex: 4, targetTrueClass: test.labels[4]!, adversarialClass: (test.labels[4]! + 1) % 3 };
+    const [good] = await retrainVictims({ ...setup, poisonIndices: [0, 1, 2] }, recipe, { retrainings: 1, seed: 9 });
+    const [bad] = await retrainVictims({ ...setup, poisonIndices: [3, 4, 5] }, recipe, { retrainings: 1, seed: 9 });
+    expect(good!.poisonAccuracy).toBe(1);
+    expect(bad!.poisonAccuracy).toBe(0);
+    // Same victim seed, same data: the same training accuracy (57 of 60 right).
+    expect(good!.trainAccuracy).toBeCloseTo(57 / 60, 12);
+    expect(bad!.trainAccuracy).toBe(good!.trainAccuracy);
   });
 });

@@ -30,6 +30,13 @@ export interface PoisonedSetup {
   targetIndex: number;
   targetTrueClass: number;
   adversarialClass: number;
+  /**
+   * Indices of the poisoned images in `train` (optional). When given, each
+   * trial also records how well the victim fits them: poisons that the victim
+   * never learns cannot move the target, so this tells "the victim ignored the
+   * poisons" apart from "it learned them and the effect did not transfer".
+   */
+  poisonIndices?: ArrayLike<number>;
 }
 
 export interface VictimTrial {
@@ -42,6 +49,10 @@ export interface VictimTrial {
   /** Softmax probability of the adversarial class at the target. */
   adversarialProbability: number;
   validationAccuracy: number;
+  /** Accuracy of the victim on the poisoned training images with their (unchanged) labels; present when the setup names its poisons. */
+  poisonAccuracy?: number;
+  /** Accuracy of the victim on its whole (poisoned) training set, without augmentation; present when the setup names its poisons. */
+  trainAccuracy?: number;
   trainSeconds: number;
 }
 
@@ -92,6 +103,15 @@ export async function retrainVictims(setup: PoisonedSetup, recipe: VictimRecipe,
       let predicted = 0;
       for (let k = 1; k < p.length; k++) if (p[k]! > p[predicted]!) predicted = k;
       const validationAccuracy = accuracy(predictLabels(model, validation), validation.labels);
+      let fit: { poisonAccuracy: number; trainAccuracy: number } | undefined;
+      if (setup.poisonIndices && setup.poisonIndices.length > 0) {
+        const trainPred = predictLabels(model, setup.train);
+        const idx = Array.from(setup.poisonIndices);
+        fit = {
+          poisonAccuracy: accuracy(Int32Array.from(idx, (i) => trainPred[i]!), Int32Array.from(idx, (i) => setup.train.labels[i]!)),
+          trainAccuracy: accuracy(trainPred, setup.train.labels),
+        };
+      }
       const trial: VictimTrial = {
         setup: setupIndex,
         retrain: r,
@@ -100,6 +120,7 @@ export async function retrainVictims(setup: PoisonedSetup, recipe: VictimRecipe,
         success: predicted === setup.adversarialClass,
         adversarialProbability: p[setup.adversarialClass]!,
         validationAccuracy,
+        ...fit,
         trainSeconds,
       };
       trials.push(trial);

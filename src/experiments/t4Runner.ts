@@ -206,7 +206,7 @@ export async function runT4Experiment(exp: Experiment & { attack?: AttackSection
         );
       }
       const current = rec;
-      const setup = { test, targetIndex: current.targetIndex, targetTrueClass: current.targetTrueClass, adversarialClass: current.adversarialClass };
+      const setup = { test, targetIndex: current.targetIndex, targetTrueClass: current.targetTrueClass, adversarialClass: current.adversarialClass, poisonIndices: current.poisonIndices };
       const runTrials = async (kind: 'attack' | 'baseline', data: ImageDataset) => {
         const done = kind === 'attack' ? current.attackTrials : current.baselineTrials;
         const wanted = kind === 'attack' ? evaluation.retrainings : baselineWanted;
@@ -223,7 +223,9 @@ export async function runT4Experiment(exp: Experiment & { attack?: AttackSection
           await writeJsonAtomic(file, current);
           log(
             `setup ${s + 1} ${kind} victim ${r + 1}/${wanted}: target → ${test.classNames[t.predicted]} ` +
-              `(${t.success ? 'SUCCESS' : 'no'}, p_adv ${t.adversarialProbability.toFixed(3)}), validation accuracy ${(t.validationAccuracy * 100).toFixed(2)}%, ${t.trainSeconds.toFixed(0)} s`,
+              `(${t.success ? 'SUCCESS' : 'no'}, p_adv ${t.adversarialProbability.toFixed(3)}), validation accuracy ${(t.validationAccuracy * 100).toFixed(2)}%` +
+              (t.poisonAccuracy !== undefined ? `, fits ${(t.poisonAccuracy * 100).toFixed(0)}% of the poisons (train ${(t.trainAccuracy! * 100).toFixed(1)}%)` : '') +
+              `, ${t.trainSeconds.toFixed(0)} s`,
           );
         }
       };
