@@ -82,11 +82,19 @@ describe(`BYOL (${BACKEND})`, () => {
     disposeModule(model);
   });
 
-  it('pre-training lowers the loss and beats the random-init encoder on a tiny task', async () => {
-    const o = await tinyPretrainOutcome(tinyConfig(byolOptions));
-    const h = o.result.history;
-    expect(h.at(-1)!.loss).toBeLessThan(h[0]!.loss - 0.5);
-    expect(o.probe).toBeGreaterThan(o.randomProbe + 0.05);
-    expect(o.tensorsAfter).toBe(o.tensorsBefore);
-  });
+  // BYOL on 192 images is noisy from seed to seed (probe 0.58–0.83 over seeds 0–2 at τ = 0.9, 60 epochs),
+  // and one seed's figure moves with the machine's floating-point summation order; the mean of three seeds
+  // is the claim that holds (0.77 against 0.59 for the random-init encoder when this was written).
+  it('pre-training lowers the loss and, averaged over three seeds, beats the random-init encoder on a tiny task', async () => {
+    const cfg = tinyConfig({ ...byolOptions, momentum: 0.9 }, { epochs: 60 });
+    const outcomes = [];
+    for (const seed of [0, 1, 2]) outcomes.push(await tinyPretrainOutcome(cfg, seed));
+    for (const o of outcomes) {
+      const h = o.result.history;
+      expect(h.at(-1)!.loss).toBeLessThan(h[0]!.loss - 0.5);
+      expect(o.tensorsAfter).toBe(o.tensorsBefore);
+    }
+    const meanProbe = outcomes.reduce((a, o) => a + o.probe, 0) / outcomes.length;
+    expect(meanProbe).toBeGreaterThan(outcomes[0]!.randomProbe + 0.08);
+  }, 120_000);
 });

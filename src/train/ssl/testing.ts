@@ -47,8 +47,8 @@ export interface TinyOutcome {
   tensorsAfter: number;
 }
 
-/** Pre-trains a tiny encoder with `cfg` and measures it against its own random initialisation. */
-export async function tinyPretrainOutcome(cfg: SslConfig): Promise<TinyOutcome> {
+/** Pre-trains a tiny encoder with `cfg` (pre-training seed `seed`) and measures it against its own random initialisation. */
+export async function tinyPretrainOutcome(cfg: SslConfig, seed = 0): Promise<TinyOutcome> {
   const train = syntheticShapes(192, { seed: 1 });
   const test = syntheticShapes(90, { seed: 2 });
   const tensorsBefore = tf.memory().numTensors;
@@ -57,7 +57,7 @@ export async function tinyPretrainOutcome(cfg: SslConfig): Promise<TinyOutcome> 
   const randomProbe = (await linearProbe(random.body, train, test, 3, PROBE)).testAccuracy;
   disposeModule(random);
   const model = buildModel(TINY_SPEC, 3);
-  const result = await pretrainSsl(model.body, train, cfg, 0, { monitor: { bank: train, query: test, numClasses: 3 } });
+  const result = await pretrainSsl(model.body, train, cfg, seed, { monitor: { bank: train, query: test, numClasses: 3 } });
   const probe = (await linearProbe(model.body, train, test, 3, PROBE)).testAccuracy;
   disposeModule(model);
   return { result, probe, randomProbe, knn: result.knnAccuracy!, randomKnn, tensorsBefore, tensorsAfter: tf.memory().numTensors };
