@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeNpy } from '../src/data/npy.js';
-import { syntheticBars } from '../src/testing/fixtures.js';
+import { tinyBarsNpyDir } from '../src/testing/fixtures.js';
 import { hemlock } from './cli.js';
 
 /**
@@ -13,15 +12,7 @@ import { hemlock } from './cli.js';
  */
 const backend = process.env.HEMLOCK_TEST_BACKEND ?? 'wasm';
 
-async function tinyDatasetDir(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'hemlock-t4-data-'));
-  for (const [split, n, seed] of [['train', 60, 1], ['test', 12, 2]] as const) {
-    const d = syntheticBars(n, { size: 8, classes: 3, seed });
-    await writeNpy(join(dir, `x_${split}.npy`), { dtype: 'f4', shape: [n, 8, 8, 1], data: d.images });
-    await writeNpy(join(dir, `y_${split}.npy`), { dtype: 'i8', shape: [n], data: d.labels });
-  }
-  return dir;
-}
+const tinyDatasetDir = () => tinyBarsNpyDir('hemlock-t4-data-');
 
 describe('hemlock poison / evaluate (T4 contract)', () => {
   it('poison witches-brew writes the contract files; evaluate retrains and prints the JSON summary', async () => {

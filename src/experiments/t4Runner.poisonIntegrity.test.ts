@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readNpy, writeNpy } from '../data/npy.js';
-import { syntheticBars } from '../testing/fixtures.js';
+import { readNpy } from '../data/npy.js';
+import { tinyBarsNpyDir } from '../testing/fixtures.js';
 import type { ImageArrays } from '../train/batches.js';
 import type { SupervisedConfig } from '../train/trainer.js';
 import { validateExperiment } from './spec.js';
@@ -35,15 +35,7 @@ vi.mock('../train/trainer.js', async (importOriginal) => {
 const BACKEND = process.env.HEMLOCK_TEST_BACKEND ?? 'wasm';
 const EPS = 16 / 255;
 
-async function tinyDir(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'hemlock-t4-integrity-data-'));
-  for (const [split, n, seed] of [['train', 60, 1], ['test', 12, 2]] as const) {
-    const d = syntheticBars(n, { size: 8, classes: 3, seed });
-    await writeNpy(join(dir, `x_${split}.npy`), { dtype: 'f4', shape: [n, 8, 8, 1], data: d.images });
-    await writeNpy(join(dir, `y_${split}.npy`), { dtype: 'i8', shape: [n], data: d.labels });
-  }
-  return dir;
-}
+const tinyDir = () => tinyBarsNpyDir('hemlock-t4-integrity-data-');
 
 describe('T4 runner: the victims train on the poisons', () => {
   it('feeds the attack victims exactly the saved poisons at the poison indices, and nothing else changed', async () => {

@@ -2,23 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeNpy } from '../data/npy.js';
-import { syntheticBars } from '../testing/fixtures.js';
+import { tinyBarsNpyDir } from '../testing/fixtures.js';
 import { validateExperiment } from './spec.js';
 import { runExperiment } from './runner.js';
 import type { T4Metrics } from './t4Runner.js';
 
 const BACKEND = process.env.HEMLOCK_TEST_BACKEND ?? 'wasm';
 
-async function tinyDir(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'hemlock-t4-spec-data-'));
-  for (const [split, n, seed] of [['train', 60, 1], ['test', 12, 2]] as const) {
-    const d = syntheticBars(n, { size: 8, classes: 3, seed });
-    await writeNpy(join(dir, `x_${split}.npy`), { dtype: 'f4', shape: [n, 8, 8, 1], data: d.images });
-    await writeNpy(join(dir, `y_${split}.npy`), { dtype: 'i8', shape: [n], data: d.labels });
-  }
-  return dir;
-}
+const tinyDir = () => tinyBarsNpyDir('hemlock-t4-spec-data-');
 
 describe('experiment specs with an attack section (T4)', () => {
   it('validates the attack options against the attack schema, with paths in errors, and fills defaults', () => {

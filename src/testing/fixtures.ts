@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Rng } from '../engine/rng.js';
+import { writeNpy } from '../data/npy.js';
 import type { ImageArrays } from '../train/batches.js';
 
 /**
@@ -25,4 +29,18 @@ export function syntheticBars(n: number, opts: { size?: number; channels?: numbe
         }
   }
   return { images, labels, height: size, width: size, channels, numClasses: classes };
+}
+
+/**
+ * A tiny NPY dataset directory (x_/y_train.npy: 60 images, x_/y_test.npy: 12;
+ * 8×8 bars of 3 classes), the smallest data the T4 runner and CLI accept.
+ */
+export async function tinyBarsNpyDir(prefix: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  for (const [split, n, seed] of [['train', 60, 1], ['test', 12, 2]] as const) {
+    const d = syntheticBars(n, { size: 8, classes: 3, seed });
+    await writeNpy(join(dir, `x_${split}.npy`), { dtype: 'f4', shape: [n, 8, 8, 1], data: d.images });
+    await writeNpy(join(dir, `y_${split}.npy`), { dtype: 'i8', shape: [n], data: d.labels });
+  }
+  return dir;
 }
