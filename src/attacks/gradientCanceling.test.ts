@@ -9,6 +9,7 @@ import { concatFeatures, headAccuracy, headTensors, trainLinearProbe } from './t
 import { gradPC } from './gradPC.js';
 import {
   allocate,
+  biasExcess,
   choosePoisonStarts,
   gcFeatureAttack,
   gcObjective,
@@ -65,6 +66,30 @@ describe('gradient canceling in feature space', () => {
         expect(r.zeta[i * 6 + k]).toBeGreaterThanOrEqual(box.lo[k]! - 1e-5);
         expect(r.zeta[i * 6 + k]).toBeLessThanOrEqual(box.hi[k]! + 1e-5);
       }
+  });
+
+  it('bias excess: P poisons lower Σ_c max(0, g_b[c]) by at most P, so a target beyond the budget stays out of reach', () => {
+    const f = gaussianFeatures(150, { dim: 6, classes: 3, spread: 1.5 });
+    const clean = trainLinearProbe(f, 3, { l2: 1e-3 }).head;
+    // A large GradPC step: the target over-predicts some classes by far more than P points.
+    const target = gradPC(f, 3, clean, { radius: 3 }, new Rng(0)).target;
+    const p = 5;
+    const problem = gcProblem(f, 3, target, 1e-3, 150 + p);
+    const excess = biasExcess(problem);
+    expect(excess).toBeCloseTo(Array.from(problem.gb).reduce((s, v) => s + Math.max(0, v), 0), 4);
+    expect(excess).toBeGreaterThan(3 * p);
+    const { sourceIndices, labels } = choosePoisonStarts(f.labels, 3, p, 'need', problem.gb, new Rng(1));
+    const r = gradientCancelFeatures(problem, gatherRows(f.z, 6, sourceIndices), labels, featureRange(f, 'global'), { steps: 200 });
+    // The bias part of G after GC: g_b + Σ_j (softmax_j − onehot_j).
+    const gbAfter = tf.tidy(() => {
+      const { w, b } = headTensors(target);
+      const pr = tf.softmax(tf.add(tf.matMul(tf.tensor2d(r.zeta, [p, 6]), w), b));
+      return tf.add(tf.tensor1d(problem.gb), tf.sum(tf.sub(pr, tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat()), 0));
+    });
+    const after = Array.from(gbAfter.dataSync()).reduce((s, v) => s + Math.max(0, v), 0);
+    gbAfter.dispose();
+    expect(after).toBeGreaterThanOrEqual(excess - p - 1e-3);
+    expect(r.relativeResidual).toBeGreaterThan(0.3);
   });
 
   it('label allocation by bias-gradient need', () => {

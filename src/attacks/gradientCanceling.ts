@@ -122,6 +122,23 @@ export function gcObjective(problem: GCProblem, zeta: Float32Array, labels: Int3
   return out;
 }
 
+/**
+ * Σ_c max(0, g_b[c]) of the clean bias gradient g_b = Σ_clean (p_i − y_i) at
+ * the target: a lower bound on the number of poisons GC needs. The bias is not
+ * decayed, so ω̂ is stationary only if the poisons' bias gradient
+ * Σ_j (p_j − y_j) cancels g_b; a poison of label c lowers component c by at
+ * most 1 (and raises the class it is predicted as by as much), so a target
+ * whose excess Σ_c max(0, g_b[c]) exceeds the poison count P cannot be made
+ * stationary by any P points, whatever box or optimiser. GradPC's targets
+ * mostly shift predictions towards one class, so this excess grows fast with
+ * the radius and caps the reachable targets (experiments/t1/RESULTS.md).
+ */
+export function biasExcess(problem: GCProblem): number {
+  let s = 0;
+  for (const v of problem.gb) s += Math.max(0, v);
+  return s;
+}
+
 /** ‖g_c‖ — the objective's value with no poisons (for the relative residual). */
 export function cleanGradientNorm(problem: GCProblem): number {
   let s = 0;
@@ -445,7 +462,8 @@ function computePlan(ctx: AttackContext, cfg: GCFeatureAttackConfig): GCPlan {
       score = headAccuracy(sim.head, clean);
     }
     const targetTrainAccuracy = headAccuracy(gradpc.target, clean);
-    candidates.push({ radius, eta, targetTrainAccuracy, gcRelativeResidual: gcResult.relativeResidual, simulatedCleanTrainAccuracy: score });
+    const excess = biasExcess(problem);
+    candidates.push({ radius, eta, targetTrainAccuracy, targetBiasExcess: excess, gcRelativeResidual: gcResult.relativeResidual, simulatedCleanTrainAccuracy: score });
     if (!best || score < best.score) {
       best = {
         encoder, clean, cleanHead, gradpc, radius, problem, box, sourceIndices, labels, gcResult, score,
@@ -456,6 +474,8 @@ function computePlan(ctx: AttackContext, cfg: GCFeatureAttackConfig): GCPlan {
           cleanHeadNorm: headNorm(cleanHead),
           cleanTrainAccuracy: headAccuracy(cleanHead, clean),
           targetTrainAccuracy,
+          // > poisonCount: the target is out of reach of any P poisons (see biasExcess).
+          targetBiasExcess: excess,
           targetDistanceL2: gradpc.distanceL2,
           targetDistanceLinf: gradpc.distanceLinf,
           gcInitialObjective: gcResult.initialObjective,

@@ -51,6 +51,11 @@ describe('T1 runner', () => {
     expect(m.runs.find((x) => x.attack === 'ft-decoder')!.featureSpaceAccuracy).toBeTypeOf('number');
     const gcIn = JSON.parse(readFileSync(join(m.runs.find((x) => x.attack === 'gc-input')!.exportDir!, 't1-manifest.json'), 'utf8'));
     expect(Math.max(...gcIn.linfNorms)).toBeLessThanOrEqual(0.1 + 1e-6);
+    // The attacker's simulated victim is the victim of the spec (λ and L-BFGS budget).
+    expect(gcIn.config.victim).toEqual({ l2: exp.t1!.probe.l2, maxIter: 100 });
+    // Rows keep the radius candidates and the target's bias excess (why a target was or was not reachable).
+    const gcRow = m.runs.find((x) => x.attack === 'gc-feature')!;
+    expect(gcRow.facts.targetBiasExcess).toBeTypeOf('number');
     const json = t1ContractJson(m) as { runs: Record<string, unknown>[] };
     expect(json.runs).toHaveLength(4);
     expect(Object.keys(json.runs[0]!)).toEqual(expect.arrayContaining(['cleanAccuracy', 'poisonedAccuracy', 'accuracyDrop', 'attack', 'epsilon', 'seed', 'mode']));

@@ -359,7 +359,8 @@ export async function runT1Experiment(exp: Experiment, opts: RunOptions & { cach
           const config = attack.configSchema.parse({
             ...entry.options,
             epsilon,
-            ...('victim' in (attack.configSchema as unknown as { shape: object }).shape ? { victim: { l2: section.probe.l2 } } : {}),
+            // The attacker simulates the victim it faces (same λ and iteration budget) when it chooses among target radii.
+            ...('victim' in (attack.configSchema as unknown as { shape: object }).shape ? { victim: { l2: section.probe.l2, maxIter: section.probe.maxIter } } : {}),
           });
           const c0 = performance.now();
           const result = await attack.craft({ train, test, model, rng: new Rng(seed) }, config);
@@ -379,7 +380,8 @@ export async function runT1Experiment(exp: Experiment, opts: RunOptions & { cach
             seed,
             mode: section.mode,
             poisonCount: result.poisonIndices.length,
-            facts: Object.fromEntries(Object.entries(result.details).filter(([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')),
+            // Scalars, plus the per-radius candidates (small objects) so a record shows why a target was chosen.
+            facts: Object.fromEntries(Object.entries(result.details).filter(([key, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || key === 'radiusCandidates')),
             craftSeconds,
             evalSeconds: 0,
           };
