@@ -43,7 +43,7 @@ export const labelFlipRandomAttack: Attack<typeof LabelFlipSchema> = {
     paper: 'baseline (Lu, Yang, Kamath, Yu, SaTML 2024 compare against label flipping)',
     capabilities: { needsGradients: false, needsLabels: true, controlsPretraining: false, modality: 'image', stage: 'downstream-data', threatModel: 'T1' },
     fidelity: 'reproduced',
-    fidelityNote: 'Baseline as in the papers: ≤ 2.2 points of accuracy drop at ε = 10% on a SimCLR ConvNet-S linear probe (experiments/t1/RESULTS.md, 3 seeds, same-dataset and transfer).',
+    fidelityNote: 'Baseline as in the papers: ≤ 2.2 points of accuracy drop at ε = 10% on a SimCLR ConvNet-S linear probe (experiments/t1/RESULTS.md, 3 seeds, same-dataset and transfer, full Fashion-MNIST ≤ 1.6 points).',
   },
   configSchema: LabelFlipSchema,
   async craft(ctx, config) {
@@ -67,7 +67,7 @@ export const labelFlipWorstAttack: Attack<typeof LabelFlipSchema> = {
     paper: 'baseline (Lu, Yang, Kamath, Yu, SaTML 2024 compare against label flipping)',
     capabilities: { needsGradients: true, needsLabels: true, controlsPretraining: false, modality: 'image', stage: 'downstream-data', threatModel: 'T1' },
     fidelity: 'reproduced',
-    fidelityNote: 'Baseline as in the papers: ≤ 2.2 points of accuracy drop at ε = 10% on a SimCLR ConvNet-S linear probe (experiments/t1/RESULTS.md, 3 seeds, same-dataset and transfer).',
+    fidelityNote: 'Baseline as in the papers: ≤ 2.2 points of accuracy drop at ε = 10% on a SimCLR ConvNet-S linear probe (experiments/t1/RESULTS.md, 3 seeds, same-dataset and transfer, full Fashion-MNIST ≤ 1.6 points).',
   },
   configSchema: LabelFlipSchema,
   async craft(ctx, config) {
