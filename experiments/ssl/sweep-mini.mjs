@@ -135,7 +135,7 @@ async function main() {
   await Promise.all(Array.from({ length: opts.parallel }, worker));
   const order = Object.keys(VARIANTS);
   rows.sort((a, b) => order.indexOf(a.variant) - order.indexOf(b.variant));
-  console.log('| variant | change from the mini spec | linear probe | trainSeconds |');
+  console.log('| variant | change from the mini spec | linear probe | pre-training (s) |');
   console.log('|---|---|---|---|');
   for (const r of rows) {
     const change = Object.entries(r.overrides).filter(([, v]) => v !== undefined).map(([k, v]) => `${k.replace('pretrain.', '')} = ${JSON.stringify(v)}`).join(', ') || '–';
